@@ -1,0 +1,78 @@
+//! The browser client, embedded in the crate and served at a versioned URL.
+
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// The client's source.
+pub(crate) const SOURCE: &str = include_str!("../assets/liveview.js");
+
+/// FNV-1a, 64 bits: a stable fingerprint of the client for its URL.
+const fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+const HASH: u64 = fingerprint(SOURCE.as_bytes());
+
+static FILE_NAME: LazyLock<String> = LazyLock::new(|| format!("liveview.{:012x}.js", HASH >> 16));
+static SCRIPT_TAG: LazyLock<String> = LazyLock::new(|| format!("<script src=\"{}\" defer></script>", script_url()));
+
+/// The path the client is served at: `/liveview/liveview.{hash}.js`. The
+/// hash changes whenever the client does, so it is cached for a year.
+pub fn script_url() -> String {
+    format!("/liveview/{}", &*FILE_NAME)
+}
+
+/// The `<script>` tag that loads the client.
+pub fn script_tag() -> &'static str {
+    &SCRIPT_TAG
+}
+
+/// `GET /liveview/{file}`: the current client under its versioned name
+/// (cached for a year), or under `liveview.js` (always revalidated).
+pub(crate) async fn serve(Path(file): Path<String>) -> Response {
+    let cache = if file == *FILE_NAME {
+        "public, max-age=31536000, immutable"
+    } else if file == "liveview.js" {
+        "no-cache"
+    } else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        SOURCE,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_url_follows_content() {
+        assert_ne!(fingerprint(b"a"), fingerprint(b"b"));
+        assert!(script_url().starts_with("/liveview/liveview."));
+        assert!(script_url().ends_with(".js"));
+        assert!(script_tag().contains(&script_url()));
+    }
+}

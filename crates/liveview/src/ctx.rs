@@ -1,0 +1,254 @@
+//! The handler context: the connection an event came from, and the ways to
+//! reach it and others.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use http::HeaderMap;
+use http::request::Parts;
+use liveview_protocol::{BROADCAST_GROUP, Patch};
+use serde::Serialize;
+
+use crate::channels::Channels;
+use crate::error::{SendError, TemplateError};
+use crate::layer::{ConnId, Frame, Mailbox};
+use crate::server::App;
+
+/// The context of an event: which connection sent it, and what a handler can
+/// do about that connection and the others.
+///
+/// `Ctx` is cheap to clone and `'static`: move a clone into a spawned task to
+/// send to the caller later.
+///
+/// ```
+/// use std::time::Duration;
+/// use liveview::{Ctx, Patch};
+///
+/// async fn start_job(ctx: Ctx) -> Patch {
+///     let later = ctx.clone();
+///     tokio::spawn(async move {
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///         let _ = later.send(Patch::html("#status", "done"));
+///     });
+///     Patch::html("#status", "working…")
+/// }
+/// # let _ = liveview::LiveView::builder().handler("start_job", start_job);
+/// ```
+#[derive(Clone)]
+pub struct Ctx {
+    conn: Arc<Connection>,
+    app: Arc<App>,
+}
+
+/// What the server keeps for one open connection.
+pub(crate) struct Connection {
+    pub(crate) id: ConnId,
+    pub(crate) room: Box<str>,
+    pub(crate) request: Parts,
+    pub(crate) mailbox: Mailbox,
+    /// Per-connection typed state; a `Vec` because connections hold few
+    /// types and an empty `Vec` costs no allocation.
+    state: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
+}
+
+impl Connection {
+    pub(crate) fn new(id: ConnId, room: Box<str>, request: Parts, mailbox: Mailbox) -> Self {
+        Connection {
+            id,
+            room,
+            request,
+            mailbox,
+            state: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Ctx {
+    pub(crate) fn new(conn: Arc<Connection>, app: Arc<App>) -> Self {
+        Ctx { conn, app }
+    }
+
+    /// This connection's id (to send to it from elsewhere with
+    /// [`Channels::send_to`]).
+    pub fn id(&self) -> ConnId {
+        self.conn.id
+    }
+
+    /// The room of the connection (from its URL `/ws/liveview/{room}/`).
+    /// The connection is a member of the group of the same name.
+    pub fn room(&self) -> &str {
+        &self.conn.room
+    }
+
+    /// The HTTP request that opened the WebSocket: URI, headers, extensions
+    /// set by middleware.
+    pub fn request(&self) -> &Parts {
+        &self.conn.request
+    }
+
+    /// The headers of the request that opened the WebSocket.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.conn.request.headers
+    }
+
+    /// The value of a cookie sent with the request that opened the WebSocket.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.trim_matches('"'))
+    }
+
+    /// True when the app runs in debug mode.
+    pub fn is_debug(&self) -> bool {
+        self.app.debug
+    }
+
+    /// Sends a patch to this connection now (not as a reply: without `ref`).
+    /// Works from spawned tasks for as long as the connection is open.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] once the connection has closed.
+    pub fn send(&self, patch: Patch) -> Result<(), SendError> {
+        if self.conn.mailbox.deliver(Frame::patch(&patch)) {
+            Ok(())
+        } else {
+            Err(SendError::Closed)
+        }
+    }
+
+    /// True while the connection is open.
+    pub fn is_connected(&self) -> bool {
+        !self.conn.mailbox.is_closed()
+    }
+
+    /// Sends a patch to every connection of every node.
+    ///
+    /// # Errors
+    /// When the channel layer's backend fails.
+    pub async fn broadcast(&self, patch: Patch) -> Result<(), SendError> {
+        self.group_send(BROADCAST_GROUP, patch).await
+    }
+
+    /// Sends a patch to every member of a group (a room is a group).
+    ///
+    /// # Errors
+    /// When the channel layer's backend fails.
+    pub async fn group_send(&self, group: &str, patch: Patch) -> Result<(), SendError> {
+        self.app
+            .layer
+            .group_send(group, Frame::patch(&patch))
+            .await
+    }
+
+    /// Sends a patch to another connection, by id.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] when that connection is gone.
+    pub async fn send_to(&self, conn: ConnId, patch: Patch) -> Result<(), SendError> {
+        self.app.layer.send(conn, Frame::patch(&patch)).await
+    }
+
+    /// Adds this connection to a group; it leaves it when it closes.
+    ///
+    /// # Errors
+    /// When the channel layer's backend fails.
+    pub async fn join(&self, group: &str) -> Result<(), SendError> {
+        self.app.layer.group_add(group, self.conn.id).await
+    }
+
+    /// Removes this connection from a group.
+    ///
+    /// # Errors
+    /// When the channel layer's backend fails.
+    pub async fn leave(&self, group: &str) -> Result<(), SendError> {
+        self.app.layer.group_discard(group, self.conn.id).await
+    }
+
+    /// A handle to send to connections and groups from anywhere.
+    pub fn channels(&self) -> Channels {
+        Channels::new(Arc::clone(&self.app.layer))
+    }
+
+    /// Renders a template of the app's template directory with HTML
+    /// autoescaping.
+    ///
+    /// # Errors
+    /// When the app has no templates, the template does not exist, or it
+    /// fails to render.
+    pub fn render<S: Serialize>(&self, name: &str, context: S) -> Result<String, TemplateError> {
+        self.app.templates.render(name, context)
+    }
+
+    /// Application state given to the builder with `.state(..)`.
+    pub fn app_state<S: Clone + 'static>(&self) -> Option<S> {
+        self.app.states.get::<S>()
+    }
+
+    /// Runs `f` on this connection's state of type `T`, created with
+    /// `T::default()` on first use. State lives as long as the connection.
+    ///
+    /// The state is locked while `f` runs: keep `f` short and do not call
+    /// `with_state` for the same connection from inside it.
+    ///
+    /// ```
+    /// use liveview::{Ctx, Patch};
+    ///
+    /// #[derive(Default)]
+    /// struct Counter(u32);
+    ///
+    /// async fn increment(ctx: Ctx) -> Patch {
+    ///     let n = ctx.with_state(|c: &mut Counter| { c.0 += 1; c.0 });
+    ///     Patch::html("#count", n.to_string())
+    /// }
+    /// # let _ = liveview::LiveView::builder().handler("increment", increment);
+    /// ```
+    pub fn with_state<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> R
+    where
+        T: Default + Send + 'static,
+    {
+        let mut slots = self.conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = match slots.iter().position(|(id, _)| *id == TypeId::of::<T>()) {
+            Some(index) => index,
+            None => {
+                slots.push((TypeId::of::<T>(), Box::new(T::default())));
+                slots.len() - 1
+            }
+        };
+        match slots[index].1.downcast_mut::<T>() {
+            Some(state) => f(state),
+            // The slot was stored under T's own TypeId, so it holds a T.
+            None => f(&mut T::default()),
+        }
+    }
+
+    /// Replaces this connection's state of type `T`.
+    pub fn set_state<T: Send + 'static>(&self, value: T) {
+        let mut slots = self.conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.retain(|(id, _)| *id != TypeId::of::<T>());
+        slots.push((TypeId::of::<T>(), Box::new(value)));
+    }
+
+    /// A copy of this connection's state of type `T`, if it has one.
+    pub fn state<T: Clone + Send + 'static>(&self) -> Option<T> {
+        let slots = self.conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .iter()
+            .find(|(id, _)| *id == TypeId::of::<T>())
+            .and_then(|(_, value)| value.downcast_ref::<T>().cloned())
+    }
+}
+
+impl fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx")
+            .field("id", &self.conn.id)
+            .field("room", &self.conn.room)
+            .finish_non_exhaustive()
+    }
+}

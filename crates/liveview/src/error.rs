@@ -1,0 +1,149 @@
+//! Error types, one per concern.
+
+use std::fmt;
+
+/// The error a handler returns.
+///
+/// Any error type converts into it with `?`. What the client sees depends
+/// on how it was made:
+///
+/// - [`Error::user`]: the message is meant for the person using the page
+///   and is always shown (`"Invalid email"`).
+/// - anything else (`?` on an I/O error, a database error, [`Error::msg`]):
+///   an internal error. The client is told that the handler failed; the
+///   detail is logged, and shown to the client only in debug mode.
+///
+/// ```
+/// use liveview::{Error, Patch, Result};
+///
+/// fn check(email: &str) -> Result<Patch> {
+///     if !email.contains('@') {
+///         return Err(Error::user("Invalid email"));
+///     }
+///     let _port: u16 = "8000".parse()?; // any std error converts
+///     Ok(Patch::html("#errors", "Valid email"))
+/// }
+/// assert!(check("nobody").is_err());
+/// ```
+pub struct Error {
+    inner: Box<dyn std::error::Error + Send + Sync + 'static>,
+    user_facing: bool,
+}
+
+impl Error {
+    /// An error whose message the client is shown as is.
+    pub fn user(message: impl Into<String>) -> Self {
+        Error {
+            inner: message.into().into(),
+            user_facing: true,
+        }
+    }
+
+    /// An internal error with this message (shown to the client only in debug mode).
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Error {
+            inner: message.to_string().into(),
+            user_facing: false,
+        }
+    }
+
+    /// True when the message is meant for the client ([`Error::user`]).
+    pub fn is_user_facing(&self) -> bool {
+        self.user_facing
+    }
+
+    /// The underlying error.
+    pub fn source_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.inner
+    }
+}
+
+impl<E> From<E> for Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(err: E) -> Self {
+        Error {
+            inner: Box::new(err),
+            user_facing: false,
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("inner", &self.inner)
+            .field("user_facing", &self.user_facing)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)?;
+        let mut source = self.inner.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// `Result` with [`Error`] as its default error: the return type of most handlers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why [`LiveViewBuilder::build`](crate::LiveViewBuilder::build) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The templates directory does not exist or is not a directory.
+    #[error("templates directory {path} is not a readable directory")]
+    TemplatesDir {
+        /// The path that was given.
+        path: std::path::PathBuf,
+    },
+    /// Two handlers were registered under the same name.
+    #[error("two handlers are registered under the name {name:?}")]
+    DuplicateHandler {
+        /// The name.
+        name: String,
+    },
+    /// A handler name is empty or longer than 128 bytes.
+    #[error("handler name {name:?} must be 1 to 128 bytes long")]
+    BadHandlerName {
+        /// The name.
+        name: String,
+    },
+    /// An allowed origin is not of the form `scheme://host[:port]`.
+    #[error("allowed origin {origin:?} is not of the form scheme://host[:port]")]
+    BadOrigin {
+        /// The origin that was given.
+        origin: String,
+    },
+}
+
+/// A template failed to load or render.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct TemplateError(#[from] pub(crate) minijinja::Error);
+
+impl TemplateError {
+    /// The underlying minijinja error (with line and template name).
+    pub fn inner(&self) -> &minijinja::Error {
+        &self.0
+    }
+}
+
+/// A message could not be handed to the channel layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection is closed (or its outgoing queue overflowed).
+    #[error("the connection is closed")]
+    Closed,
+    /// The channel layer's backend (for example Redis) failed.
+    #[error("channel layer backend failed: {0}")]
+    Backend(String),
+}

@@ -1,0 +1,207 @@
+//! minijinja templates with the helpers a live page needs.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::{AutoEscape, Environment, Value};
+use minijinja_autoreload::AutoReloader;
+use serde::Serialize;
+
+use crate::client;
+use crate::error::TemplateError;
+
+/// A function that customises the template environment (filters, globals).
+pub(crate) type EnvSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
+
+/// The app's templates: a minijinja environment loading a directory, with
+/// HTML autoescaping and two helpers:
+///
+/// - `{{ liveview_script() }}`: the `<script>` tag of the browser client
+///   (also available as `liveview_headers()`, Django LiveView's name);
+/// - `{{ liveview_room() }}`: a new unguessable room id (122 random bits),
+///   for `<html data-room="{{ liveview_room() }}">`.
+///
+/// In debug mode templates are reloaded when their files change.
+///
+/// ```
+/// let templates = liveview::Templates::builder().build();
+/// let html = templates.render_str("<p>{{ name }}</p>", minijinja::context! { name => "<b>" })?;
+/// assert_eq!(html, "<p>&lt;b&gt;</p>");
+/// # Ok::<(), liveview::TemplateError>(())
+/// ```
+#[derive(Clone)]
+pub struct Templates {
+    source: Arc<Source>,
+}
+
+enum Source {
+    Fixed(Environment<'static>),
+    Reloading(AutoReloader),
+}
+
+/// Configures [`Templates`].
+#[derive(Default)]
+pub struct TemplatesBuilder {
+    dir: Option<PathBuf>,
+    reload: bool,
+    setup: Option<EnvSetup>,
+}
+
+impl TemplatesBuilder {
+    /// Load templates from this directory.
+    #[must_use]
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Reload templates when their files change (for development).
+    #[must_use]
+    pub fn reload(mut self, reload: bool) -> Self {
+        self.reload = reload;
+        self
+    }
+
+    /// Customise the environment (add filters, functions, globals).
+    #[must_use]
+    pub fn setup(mut self, setup: impl Fn(&mut Environment<'static>) + Send + Sync + 'static) -> Self {
+        self.setup = Some(Arc::new(setup));
+        self
+    }
+
+    pub(crate) fn setup_arc(mut self, setup: Option<EnvSetup>) -> Self {
+        self.setup = setup;
+        self
+    }
+
+    /// Builds the templates.
+    pub fn build(self) -> Templates {
+        let TemplatesBuilder { dir, reload, setup } = self;
+        let source = match dir {
+            Some(dir) if reload => Source::Reloading(AutoReloader::new(move |notifier| {
+                notifier.watch_path(&dir, true);
+                Ok(environment(Some(&dir), setup.as_ref()))
+            })),
+            dir => Source::Fixed(environment(dir.as_deref(), setup.as_ref())),
+        };
+        Templates {
+            source: Arc::new(source),
+        }
+    }
+}
+
+fn environment(dir: Option<&Path>, setup: Option<&EnvSetup>) -> Environment<'static> {
+    let mut env = Environment::new();
+    if let Some(dir) = dir {
+        env.set_loader(minijinja::path_loader(dir));
+    }
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".js") || name.ends_with(".json") {
+            AutoEscape::Json
+        } else {
+            AutoEscape::Html
+        }
+    });
+    env.add_function("liveview_script", script_tag);
+    env.add_function("liveview_headers", script_tag);
+    env.add_function("liveview_room", || new_room_id());
+    if let Some(setup) = setup {
+        setup(&mut env);
+    }
+    env
+}
+
+fn script_tag() -> Value {
+    Value::from_safe_string(client::script_tag().to_owned())
+}
+
+/// A new unguessable room id: 32 hex digits of a random (v4) UUID.
+///
+/// ```
+/// let room = liveview::new_room_id();
+/// assert_eq!(room.len(), 32);
+/// assert_ne!(room, liveview::new_room_id());
+/// ```
+pub fn new_room_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl Templates {
+    /// Configure templates.
+    pub fn builder() -> TemplatesBuilder {
+        TemplatesBuilder::default()
+    }
+
+    /// Renders the named template.
+    ///
+    /// # Errors
+    /// When the template does not exist or fails to render.
+    pub fn render<S: Serialize>(&self, name: &str, context: S) -> Result<String, TemplateError> {
+        match &*self.source {
+            Source::Fixed(env) => Ok(env.get_template(name)?.render(context)?),
+            Source::Reloading(reloader) => {
+                let env = reloader.acquire_env()?;
+                Ok(env.get_template(name)?.render(context)?)
+            }
+        }
+    }
+
+    /// Renders a template given as a string (HTML-escaped).
+    ///
+    /// # Errors
+    /// When the template fails to parse or render.
+    pub fn render_str<S: Serialize>(&self, source: &str, context: S) -> Result<String, TemplateError> {
+        match &*self.source {
+            Source::Fixed(env) => Ok(env.render_named_str("inline.html", source, context)?),
+            Source::Reloading(reloader) => {
+                let env = reloader.acquire_env()?;
+                Ok(env.render_named_str("inline.html", source, context)?)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &*self.source {
+            Source::Fixed(_) => "fixed",
+            Source::Reloading(_) => "reloading",
+        };
+        f.debug_struct("Templates").field("source", &kind).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_emit_script_tag_and_room() {
+        let templates = Templates::builder().build();
+        let html = templates
+            .render_str("{{ liveview_script() }}|{{ liveview_room() }}", ())
+            .unwrap();
+        let (tag, room) = html.split_once('|').unwrap();
+        assert_eq!(tag, client::script_tag());
+        assert!(tag.starts_with("<script src=\"/liveview/liveview."));
+        assert_eq!(room.len(), 32);
+        assert!(room.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn loads_and_escapes_directory_templates() {
+        let dir = std::env::temp_dir().join(format!("lv-templates-{}", new_room_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("item.html"), "<li>{{ title }}</li>").unwrap();
+        for reload in [false, true] {
+            let templates = Templates::builder().dir(&dir).reload(reload).build();
+            let html = templates
+                .render("item.html", minijinja::context! { title => "<script>" })
+                .unwrap();
+            assert_eq!(html, "<li>&lt;script&gt;</li>");
+            assert!(templates.render("missing.html", ()).is_err());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
