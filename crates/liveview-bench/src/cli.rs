@@ -1,0 +1,313 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+const LONG_ABOUT: &str = "\
+Benchmarks a server speaking the liveview wire protocol (docs/protocol.md) over \
+WebSockets, and the same HTML fragment over plain HTTP.
+
+Unless --url is given, the tool starts its own bench server (this binary, hidden \
+subcommand `serve`, built on the liveview crate) as a child process on \
+127.0.0.1, so that it can read the server's memory from /proc. A server given \
+with --url must implement the bench app: handler `echo` (data {n}) answering a \
+patch to `#out` whose HTML is the fragment for n (`<p>%08d</p>`), handler \
+`bench_broadcast` (data {seq}) broadcasting a patch to `#bcast` with the fragment \
+for seq to every connection, and `GET /fragment?n=N` returning the fragment as \
+text/html.
+
+Only loopback addresses (127.0.0.0/8, ::1) are ever targeted. Client connections \
+are spread over several 127.0.0.x source addresses so that tens of thousands of \
+them do not exhaust one address's ephemeral ports, and both processes raise \
+their open-file limit to the hard limit.
+
+Output: a human-readable table, then one line of JSON with the same figures \
+(latencies in microseconds). The exit status is 2 when any event, request or \
+broadcast went unanswered or was answered wrongly, 1 on a fatal error.";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "liveview-bench",
+    version,
+    about = "Benchmark tool for servers speaking the liveview wire protocol",
+    long_about = LONG_ABOUT
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The scenarios.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Event round trip: each client sends `echo` events one at a time, waiting
+    /// for each reply; latency percentiles and events per second.
+    Rtt(RttArgs),
+    /// Throughput: clients keep `--window` events in flight each, sending the
+    /// next as soon as a reply comes back, for `--duration`; events per second
+    /// and the latency at that load.
+    Throughput(ThroughputArgs),
+    /// Broadcast fan-out: N clients connected, a control client triggers one
+    /// broadcast per round; time until the first, the median and the last
+    /// client has it.
+    Fanout(FanoutArgs),
+    /// Idle connections: opens N connections, holds them, and reports the
+    /// server's resident memory per connection (from /proc/PID/status).
+    Idle(IdleArgs),
+    /// The same fragment over plain HTTP/1.1 (keep-alive), as an htmx page
+    /// would fetch it: each client sends `GET /fragment?n=..` in sequence.
+    Http(HttpArgs),
+    /// Runs the bench server (used by the tool itself).
+    #[command(hide = true)]
+    Serve(ServeArgs),
+}
+
+/// Options shared by every scenario.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Common {
+    /// Base URL of a running server to benchmark instead of starting one
+    /// (e.g. http://127.0.0.1:8000). Must be a loopback address.
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+
+    /// PID of the server given with --url, to read its memory from /proc
+    /// (idle scenario) and its open-file limit.
+    #[arg(long, value_name = "PID", requires = "url")]
+    pub(crate) server_pid: Option<u32>,
+
+    /// Room the clients connect to (`/ws/liveview/{room}/?v=1`).
+    #[arg(long, default_value = "bench")]
+    pub(crate) room: String,
+
+    /// Number of 127.0.0.x source addresses the client connections are spread
+    /// over (127.0.0.1, 127.0.0.2, ...); IPv6 servers use ::1 only.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=254))]
+    pub(crate) source_addrs: u8,
+
+    /// Maximum number of connection handshakes in flight at once.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) connect_concurrency: usize,
+
+    /// Worker threads of the spawned server's runtime (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub(crate) server_threads: Option<usize>,
+
+    /// Hide the progress bar (it is only drawn when stderr is a terminal).
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+
+    /// Print only the JSON line, no table.
+    #[arg(long)]
+    pub(crate) json_only: bool,
+}
+
+/// `rtt` options.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RttArgs {
+    /// Number of concurrent clients (one WebSocket connection each).
+    #[arg(short = 'n', long, default_value_t = 1)]
+    pub(crate) clients: usize,
+
+    /// Measured events per client.
+    #[arg(short, long, default_value_t = 10_000)]
+    pub(crate) events: u64,
+
+    /// Unmeasured warm-up events per client, sent before the measurement.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) warmup: u64,
+
+    /// Stop sending after this long even if not all events were sent
+    /// (seconds, or with a unit: 500ms, 20s).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) max_duration: Duration,
+
+    /// Give up on a reply after this long (counts as an error).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) reply_timeout: Duration,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `throughput` options.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ThroughputArgs {
+    /// Number of concurrent clients (one WebSocket connection each).
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub(crate) clients: usize,
+
+    /// How long to measure (seconds, or with a unit: 500ms, 20s).
+    #[arg(short, long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) duration: Duration,
+
+    /// Unmeasured warm-up before the measurement.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub(crate) warmup: Duration,
+
+    /// Events each client keeps in flight (1: send the next event when the
+    /// reply to the previous one arrives).
+    #[arg(short, long, default_value_t = 1)]
+    pub(crate) window: usize,
+
+    /// Give up on a reply after this long (counts as an error).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) reply_timeout: Duration,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `fanout` options.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FanoutArgs {
+    /// Number of receiving clients (a control client is added).
+    #[arg(short = 'n', long, default_value_t = 1000)]
+    pub(crate) clients: usize,
+
+    /// Measured broadcasts.
+    #[arg(short, long, default_value_t = 20)]
+    pub(crate) rounds: u64,
+
+    /// Unmeasured warm-up broadcasts before the measured ones.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) warmup: u64,
+
+    /// Pause between two broadcasts, after every client got the previous one.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub(crate) interval: Duration,
+
+    /// Give up waiting for a broadcast's deliveries after this long (the
+    /// missing ones count as errors).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) round_timeout: Duration,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `idle` options.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct IdleArgs {
+    /// Number of idle connections to open.
+    #[arg(short = 'n', long, default_value_t = 1000)]
+    pub(crate) clients: usize,
+
+    /// How long to hold the connections before reading the server's memory.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub(crate) settle: Duration,
+
+    /// Skip the final check that every connection still answers an event.
+    #[arg(long)]
+    pub(crate) no_verify: bool,
+
+    /// Give up on a verification reply after this long (counts as an error).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub(crate) reply_timeout: Duration,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `http` options.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HttpArgs {
+    /// Number of concurrent clients (one keep-alive HTTP/1.1 connection each).
+    #[arg(short = 'n', long, default_value_t = 1)]
+    pub(crate) clients: usize,
+
+    /// Measured requests per client.
+    #[arg(short, long, default_value_t = 10_000)]
+    pub(crate) requests: u64,
+
+    /// Unmeasured warm-up requests per client.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) warmup: u64,
+
+    /// Stop sending after this long even if not all requests were sent.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) max_duration: Duration,
+
+    /// Give up on a response after this long (counts as an error).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) reply_timeout: Duration,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `serve` options (the bench server).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) addr: SocketAddr,
+
+    /// Print the bound address on stdout once listening, and exit when stdin
+    /// closes (how the parent process drives it).
+    #[arg(long)]
+    pub(crate) print_addr: bool,
+
+    /// Worker threads of the runtime (default: one per core).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+}
+
+/// Parses `10`, `1.5`, `500ms`, `20s` or `2m` into a duration.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (examples: 10, 1.5, 500ms, 20s, 2m)"))?;
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn parses_a_scenario() {
+        let cli =
+            Cli::try_parse_from(["liveview-bench", "rtt", "-n", "3", "--events", "5"]).unwrap();
+        match cli.command {
+            Command::Rtt(a) => {
+                assert_eq!(a.clients, 3);
+                assert_eq!(a.events, 5);
+                assert!(a.common.url.is_none());
+            }
+            other => unreachable!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["liveview-bench", "idle", "--server-pid", "1"]).is_err());
+    }
+}

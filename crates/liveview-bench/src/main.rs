@@ -1,0 +1,110 @@
+//! `liveview-bench`: a benchmark tool for servers speaking the liveview wire
+//! protocol (see `docs/protocol.md`): event round trip, throughput,
+//! broadcast fan-out, idle memory per connection, and the same fragment over
+//! plain HTTP. Run `liveview-bench --help`.
+
+mod cli;
+mod client;
+mod progress;
+mod report;
+mod scenarios;
+mod serve;
+mod server;
+mod stats;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::report::Report;
+use crate::server::Server;
+
+/// The error type of fallible operations.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Serve(args) = &cli.command {
+        return match serve::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("liveview-bench serve: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("liveview-bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bench(&cli.command)) {
+        Ok(report) => {
+            let json_only = common(&cli.command).is_some_and(|c| c.json_only);
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = report.write(&mut out, json_only) {
+                eprintln!("liveview-bench: writing the results: {e}");
+                return ExitCode::FAILURE;
+            }
+            if report.number("errors") > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("liveview-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn common(command: &Command) -> Option<&cli::Common> {
+    Some(match command {
+        Command::Rtt(a) => &a.common,
+        Command::Throughput(a) => &a.common,
+        Command::Fanout(a) => &a.common,
+        Command::Idle(a) => &a.common,
+        Command::Http(a) => &a.common,
+        Command::Serve(_) => return None,
+    })
+}
+
+/// Runs one scenario against its server.
+async fn bench(command: &Command) -> Result<Report, BoxError> {
+    let Some(common) = common(command) else {
+        return Err("not a scenario".into());
+    };
+    target::check_room(&common.room)?;
+    server::raise_nofile_limit();
+    let connections = match command {
+        Command::Rtt(a) => a.clients,
+        Command::Throughput(a) => a.clients,
+        Command::Fanout(a) => a.clients + 1,
+        Command::Idle(a) => a.clients + 16,
+        Command::Http(a) => a.clients,
+        Command::Serve(_) => 0,
+    };
+    let server = Server::start(common).await?;
+    if let Err(e) = server.check_fd_budget(connections) {
+        server.stop().await;
+        return Err(e);
+    }
+    let result = match command {
+        Command::Rtt(a) => scenarios::load::rtt(a, &server).await,
+        Command::Throughput(a) => scenarios::load::throughput(a, &server).await,
+        Command::Fanout(a) => scenarios::fanout::run(a, &server).await,
+        Command::Idle(a) => scenarios::idle::run(a, &server).await,
+        Command::Http(a) => scenarios::http::run(a, &server).await,
+        Command::Serve(_) => Err("not a scenario".into()),
+    };
+    server.stop().await;
+    result
+}

@@ -1,0 +1,108 @@
+//! The bench server (hidden `serve` subcommand): a minimal app on the
+//! liveview crate with the handlers the scenarios use, and the same fragment
+//! over plain HTTP for the `http` scenario.
+//!
+//! - `echo` (data `{n}`): replies `{"target":"#out","html":"<p>%08d</p>"}`.
+//! - `bench_broadcast` (data `{seq}`): broadcasts
+//!   `{"target":"#bcast","html":"<p>%08d</p>"}` to every connection; the
+//!   event itself gets an acknowledgement.
+//! - `GET /fragment?n=N`: the fragment for N as `text/html`.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::Query;
+use axum::response::Html;
+use axum::routing::get;
+use liveview::{Ctx, Data, Limits, LiveView, Patch, SendError};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::BoxError;
+use crate::cli::ServeArgs;
+use crate::client::{self, BROADCAST_TARGET, ECHO_TARGET};
+
+/// Most connections the bench server accepts (the file-descriptor limit
+/// bounds it first).
+const MAX_CONNECTIONS: usize = 200_000;
+
+/// Runs the bench server until stdin closes (with `--print-addr`) or forever.
+pub(crate) fn run(args: &ServeArgs) -> Result<(), BoxError> {
+    crate::server::raise_nofile_limit();
+    crate::target::check_loopback(args.addr.ip())?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        builder.worker_threads(threads.max(1));
+    }
+    builder
+        .enable_all()
+        .build()?
+        .block_on(serve(args.addr, args.print_addr))
+}
+
+#[derive(Deserialize)]
+struct Echo {
+    n: u64,
+}
+
+#[derive(Deserialize)]
+struct Broadcast {
+    seq: u64,
+}
+
+#[derive(Deserialize)]
+struct FragmentQuery {
+    n: u64,
+}
+
+async fn echo(Data(d): Data<Echo>) -> Patch {
+    Patch::html(ECHO_TARGET, client::fragment(d.n))
+}
+
+async fn bench_broadcast(ctx: Ctx, Data(b): Data<Broadcast>) -> Result<(), SendError> {
+    ctx.broadcast(Patch::html(BROADCAST_TARGET, client::fragment(b.seq)))
+        .await
+}
+
+async fn fragment(Query(q): Query<FragmentQuery>) -> Html<String> {
+    Html(client::fragment(q.n))
+}
+
+/// The bench app's routes.
+pub(crate) fn app() -> Result<Router, BoxError> {
+    let lv = LiveView::builder()
+        .auto_register(false)
+        .debug(false)
+        .handler("echo", echo)
+        .handler("bench_broadcast", bench_broadcast)
+        .limits(
+            Limits::default()
+                .events_per_second(None)
+                .max_connections(MAX_CONNECTIONS),
+        )
+        .allow_any_origin()
+        .build()?;
+    Ok(Router::new()
+        .route("/fragment", get(fragment))
+        .merge(lv.router()))
+}
+
+async fn serve(addr: SocketAddr, print_addr: bool) -> Result<(), BoxError> {
+    let app = app()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    if print_addr {
+        let mut out = tokio::io::stdout();
+        out.write_all(format!("{}\n", listener.local_addr()?).as_bytes())
+            .await?;
+        out.flush().await?;
+        // The parent holds our stdin: exit when it closes it or goes away.
+        tokio::spawn(async {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 64];
+            while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+            std::process::exit(0);
+        });
+    }
+    axum::serve(listener, app).await?;
+    Ok(())
+}

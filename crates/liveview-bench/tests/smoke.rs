@@ -1,0 +1,204 @@
+//! Smoke runs of every scenario against a bench server the test starts,
+//! asserting correctness from the JSON line (every event answered, every
+//! broadcast delivered), never timing.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_liveview-bench");
+
+/// The bench server shared by the tests: its base URL and pid. It exits
+/// when the test process ends (its stdin closes).
+struct TestServer {
+    url: String,
+    pid: u32,
+    _child: Mutex<(Child, ChildStdin)>,
+}
+
+fn server() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0", "--print-addr"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the bench server");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the server address");
+        let addr = line.trim().to_owned();
+        assert!(addr.starts_with("127.0.0.1:"), "server printed {line:?}");
+        TestServer {
+            url: format!("http://{addr}"),
+            pid: child.id(),
+            _child: Mutex::new((child, stdin)),
+        }
+    })
+}
+
+/// Runs the tool and returns its exit status, stderr, and the JSON line.
+fn run(args: &[&str]) -> (Output, Value) {
+    let output = Command::new(BIN)
+        .args(args)
+        .arg("--no-progress")
+        .output()
+        .expect("run liveview-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stdout.lines().last().unwrap_or_default();
+    let json: Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("no JSON line ({e}); stdout:\n{stdout}\nstderr:\n{stderr}"));
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    (output, json)
+}
+
+fn against_server(scenario: &str, args: &[&str]) -> Value {
+    let s = server();
+    let mut all = vec![scenario, "--url", &s.url];
+    all.extend_from_slice(args);
+    run(&all).1
+}
+
+fn n(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+#[test]
+fn rtt_every_event_gets_its_reply() {
+    let v = against_server("rtt", &["-n", "1", "--events", "200", "--warmup", "10"]);
+    assert_eq!(v["scenario"], "rtt");
+    assert_eq!(n(&v, "connected"), 1);
+    assert_eq!(n(&v, "sent"), 210);
+    assert_eq!(n(&v, "received"), n(&v, "sent"));
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert_eq!(n(&v, "measured_events"), 200);
+    assert_eq!(v["latency_us"]["count"], 200);
+}
+
+#[test]
+fn throughput_every_event_gets_its_reply() {
+    let v = against_server(
+        "throughput",
+        &[
+            "-n",
+            "10",
+            "--duration",
+            "1s",
+            "--warmup",
+            "100ms",
+            "--window",
+            "2",
+        ],
+    );
+    assert_eq!(n(&v, "connected"), 10);
+    assert!(n(&v, "sent") > 0);
+    assert_eq!(n(&v, "received"), n(&v, "sent"));
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert!(n(&v, "measured_events") > 0);
+}
+
+#[test]
+fn fanout_every_client_gets_every_broadcast() {
+    let v = against_server(
+        "fanout",
+        &["-n", "50", "--rounds", "3", "--interval", "10ms"],
+    );
+    assert_eq!(n(&v, "connected"), 50);
+    assert_eq!(n(&v, "expected"), 150);
+    assert_eq!(n(&v, "delivered"), 150);
+    assert_eq!(n(&v, "missing"), 0);
+    assert_eq!(n(&v, "duplicates"), 0);
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert_eq!(v["last_us"]["count"], 3);
+}
+
+#[test]
+fn idle_connections_stay_alive_and_memory_is_read() {
+    let s = server();
+    let pid = s.pid.to_string();
+    let v = against_server(
+        "idle",
+        &["-n", "200", "--settle", "100ms", "--server-pid", &pid],
+    );
+    assert_eq!(n(&v, "connected"), 200);
+    assert_eq!(n(&v, "alive"), 200);
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert!(n(&v, "rss_before_kib") > 0);
+    assert!(n(&v, "rss_idle_kib") > 0);
+    assert!(v["bytes_per_idle_connection"].is_number(), "{v}");
+}
+
+#[test]
+fn http_every_request_gets_its_fragment() {
+    let v = against_server("http", &["-n", "2", "--requests", "100", "--warmup", "0"]);
+    assert_eq!(n(&v, "connected"), 2);
+    assert_eq!(n(&v, "sent"), 200);
+    assert_eq!(n(&v, "received"), 200);
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+}
+
+#[test]
+fn spawns_its_own_server_without_url() {
+    let (out, v) = run(&["rtt", "-n", "2", "--events", "20", "--warmup", "0"]);
+    assert_eq!(v["server_spawned"], true);
+    assert_eq!(n(&v, "received"), 40);
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("latency"), "{table}");
+
+    let (_, idle) = run(&["idle", "-n", "20", "--settle", "50ms"]);
+    assert_eq!(n(&idle, "alive"), 20);
+    assert!(idle["server_pid"].is_u64(), "{idle}");
+    assert!(idle["bytes_per_idle_connection"].is_number(), "{idle}");
+}
+
+#[test]
+fn refuses_non_loopback_targets() {
+    for url in [
+        "http://10.0.0.1:8000",
+        "http://192.168.0.2",
+        "http://example.com",
+    ] {
+        let out = Command::new(BIN)
+            .args(["rtt", "--url", url, "--no-progress"])
+            .output()
+            .expect("run liveview-bench");
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("loopback"), "{url}: {stderr}");
+        assert!(out.stdout.is_empty(), "{url}");
+    }
+}
+
+#[test]
+fn help_documents_every_scenario() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["rtt", "throughput", "fanout", "idle", "http"] {
+        assert!(help.contains(word), "{word} missing from --help");
+    }
+    assert!(!help.contains("serve "), "the serve subcommand is hidden");
+}
