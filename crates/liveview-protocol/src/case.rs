@@ -98,7 +98,9 @@ mod tests {
 
     #[test]
     fn converts_nested_keys() {
-        let Value::Object(map) = json!({"userId": 1, "nested": {"innerKey": [{"deepKey": true}]}, "plain": "x"}) else {
+        let Value::Object(map) =
+            json!({"userId": 1, "nested": {"innerKey": [{"deepKey": true}]}, "plain": "x"})
+        else {
             unreachable!()
         };
         let converted = Value::Object(snake_case_keys(map));

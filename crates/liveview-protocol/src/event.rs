@@ -152,24 +152,41 @@ mod tests {
 
     #[test]
     fn distinguishes_bad_json_from_bad_shape() {
-        assert_eq!(Event::from_json("{nope").unwrap_err().code(), ErrorCode::BadJson);
+        assert_eq!(
+            Event::from_json("{nope").unwrap_err().code(),
+            ErrorCode::BadJson
+        );
         assert_eq!(Event::from_json("").unwrap_err().code(), ErrorCode::BadJson);
-        assert_eq!(Event::from_json("[1,2]").unwrap_err().code(), ErrorCode::BadEvent);
-        assert_eq!(Event::from_json(r#"{"data":{}}"#).unwrap_err().code(), ErrorCode::BadEvent);
+        assert_eq!(
+            Event::from_json("[1,2]").unwrap_err().code(),
+            ErrorCode::BadEvent
+        );
+        assert_eq!(
+            Event::from_json(r#"{"data":{}}"#).unwrap_err().code(),
+            ErrorCode::BadEvent
+        );
         assert_eq!(
             Event::from_json(r#"{"function":3}"#).unwrap_err().code(),
             ErrorCode::BadEvent
         );
         assert_eq!(
-            Event::from_json(r#"{"function":"x","data":[1]}"#).unwrap_err().code(),
+            Event::from_json(r#"{"function":"x","data":[1]}"#)
+                .unwrap_err()
+                .code(),
             ErrorCode::BadEvent
         );
         assert_eq!(
             Event::from_json(r#"{"function":""}"#).unwrap_err().code(),
             ErrorCode::BadEvent
         );
-        let long = format!(r#"{{"function":"{}"}}"#, "a".repeat(MAX_FUNCTION_NAME_LEN + 1));
-        assert_eq!(Event::from_json(&long).unwrap_err().code(), ErrorCode::BadEvent);
+        let long = format!(
+            r#"{{"function":"{}"}}"#,
+            "a".repeat(MAX_FUNCTION_NAME_LEN + 1)
+        );
+        assert_eq!(
+            Event::from_json(&long).unwrap_err().code(),
+            ErrorCode::BadEvent
+        );
     }
 
     #[test]

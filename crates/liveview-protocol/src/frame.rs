@@ -211,12 +211,20 @@ mod tests {
     fn encodes_every_frame_kind() {
         let patch = Patch::html("#a", "<b>x</b>");
         assert_eq!(
-            ServerFrame::Patch { patch: &patch, reference: None }.to_json(),
+            ServerFrame::Patch {
+                patch: &patch,
+                reference: None
+            }
+            .to_json(),
             r##"{"target":"#a","html":"<b>x</b>"}"##
         );
         let patches = [Patch::append("#l", "<li>1</li>"), Patch::remove("#x")];
         assert_eq!(
-            ServerFrame::Batch { patches: &patches, reference: Some(4) }.to_json(),
+            ServerFrame::Batch {
+                patches: &patches,
+                reference: Some(4)
+            }
+            .to_json(),
             r##"{"patches":[{"target":"#l","html":"<li>1</li>","append":true},{"target":"#x","remove":true}],"ref":4}"##
         );
         assert_eq!(ServerFrame::Ack { reference: 7 }.to_json(), r#"{"ref":7}"#);
@@ -246,7 +254,11 @@ mod tests {
             scroll: Some("#s".into()),
             scroll_top: true,
         };
-        let json = ServerFrame::Patch { patch: &patch, reference: Some(1) }.to_json();
+        let json = ServerFrame::Patch {
+            patch: &patch,
+            reference: Some(1),
+        }
+        .to_json();
         assert_eq!(
             json,
             r##"{"target":"#t","html":"h","append":true,"prepend":true,"outer":true,"remove":true,"url":"/u","title":"T","scroll":"#s","scrollTop":true,"ref":1}"##
@@ -258,7 +270,9 @@ mod tests {
 
     #[test]
     fn decodes_frames() {
-        let batch = ServerMessage::from_json(r##"{"patches":[{"target":"#a","html":""}],"ref":3}"##).unwrap();
+        let batch =
+            ServerMessage::from_json(r##"{"patches":[{"target":"#a","html":""}],"ref":3}"##)
+                .unwrap();
         assert_eq!(batch.reference, Some(3));
         assert_eq!(batch.into_patches(), vec![Patch::html("#a", "")]);
         let ack = ServerMessage::from_json(r#"{"ref":3}"#).unwrap();

@@ -24,7 +24,8 @@ const fn fingerprint(bytes: &[u8]) -> u64 {
 const HASH: u64 = fingerprint(SOURCE.as_bytes());
 
 static FILE_NAME: LazyLock<String> = LazyLock::new(|| format!("liveview.{:012x}.js", HASH >> 16));
-static SCRIPT_TAG: LazyLock<String> = LazyLock::new(|| format!("<script src=\"{}\" defer></script>", script_url()));
+static SCRIPT_TAG: LazyLock<String> =
+    LazyLock::new(|| format!("<script src=\"{}\" defer></script>", script_url()));
 
 /// The path the client is served at: `/liveview/liveview.{hash}.js`. The
 /// hash changes whenever the client does, so it is cached for a year.

@@ -140,10 +140,7 @@ impl Ctx {
     /// # Errors
     /// When the channel layer's backend fails.
     pub async fn group_send(&self, group: &str, patch: Patch) -> Result<(), SendError> {
-        self.app
-            .layer
-            .group_send(group, Frame::patch(&patch))
-            .await
+        self.app.layer.group_send(group, Frame::patch(&patch)).await
     }
 
     /// Sends a patch to another connection, by id.
@@ -212,7 +209,11 @@ impl Ctx {
     where
         T: Default + Send + 'static,
     {
-        let mut slots = self.conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self
+            .conn
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let index = match slots.iter().position(|(id, _)| *id == TypeId::of::<T>()) {
             Some(index) => index,
             None => {
@@ -229,14 +230,22 @@ impl Ctx {
 
     /// Replaces this connection's state of type `T`.
     pub fn set_state<T: Send + 'static>(&self, value: T) {
-        let mut slots = self.conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self
+            .conn
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         slots.retain(|(id, _)| *id != TypeId::of::<T>());
         slots.push((TypeId::of::<T>(), Box::new(value)));
     }
 
     /// A copy of this connection's state of type `T`, if it has one.
     pub fn state<T: Clone + Send + 'static>(&self) -> Option<T> {
-        let slots = self.conn.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let slots = self
+            .conn
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         slots
             .iter()
             .find(|(id, _)| *id == TypeId::of::<T>())

@@ -304,8 +304,7 @@ impl<'de> MapAccess<'de> for Fields<'de> {
         let Some((key, value)) = self.current.take() else {
             return Err(de::Error::custom("value requested before its key"));
         };
-        seed.deserialize(Lenient(value))
-            .map_err(|err| err.at(key))
+        seed.deserialize(Lenient(value)).map_err(|err| err.at(key))
     }
 
     fn size_hint(&self) -> Option<usize> {

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use liveview_protocol::Event;
 
 use crate::ctx::Ctx;
+use crate::error::Error;
 use crate::extract::{FromEvent, Rejection};
 use crate::reply::{IntoReply, Reply};
-use crate::error::Error;
 
-#[doc(hidden)]
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Why a handler did not produce a reply (an implementation detail of [`Handler`]).
 #[doc(hidden)]
@@ -25,8 +24,7 @@ pub enum Failure {
     Handler(Error),
 }
 
-#[doc(hidden)]
-pub type Outcome = Result<Reply, Failure>;
+pub(crate) type Outcome = Result<Reply, Failure>;
 
 /// An async function that can handle events.
 ///

@@ -80,6 +80,6 @@ pub use minijinja::{self, context};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::handler::{Registration, erase};
+    pub use crate::handler::{Failure, Registration, erase};
     pub use inventory;
 }

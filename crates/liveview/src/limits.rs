@@ -26,6 +26,7 @@ pub struct Limits {
     pub(crate) ping_interval: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) read_buffer_bytes: usize,
+    pub(crate) write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +41,7 @@ impl Default for Limits {
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             read_buffer_bytes: 4 * 1024,
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -110,6 +112,15 @@ impl Limits {
     #[must_use]
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long a write to a client may block (default 10 s) before the
+    /// connection is dropped: a client that stops reading cannot pin its
+    /// task and memory.
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.max(Duration::from_millis(10));
         self
     }
 

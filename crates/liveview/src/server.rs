@@ -206,7 +206,10 @@ impl LiveView {
         let lv = self.clone();
         async move {
             signal.await;
-            tracing::info!(connections = lv.connection_count(), "liveview: shutting down");
+            tracing::info!(
+                connections = lv.connection_count(),
+                "liveview: shutting down"
+            );
             lv.shutdown();
             lv.drain(Duration::from_secs(10)).await;
         }
@@ -258,8 +261,13 @@ impl LiveViewBuilder {
     /// Registers `handler` under `name`. It replaces a `#[handler]` of the
     /// same name.
     #[must_use]
-    pub fn handler<H: Handler<Args>, Args: 'static>(mut self, name: impl Into<String>, handler: H) -> Self {
-        self.handlers.push((name.into(), BoxedHandler::new(handler)));
+    pub fn handler<H: Handler<Args>, Args: 'static>(
+        mut self,
+        name: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.handlers
+            .push((name.into(), BoxedHandler::new(handler)));
         self
     }
 
@@ -280,7 +288,10 @@ impl LiveViewBuilder {
 
     /// Customise the template environment: add filters, functions, globals.
     #[must_use]
-    pub fn template_env(mut self, setup: impl Fn(&mut minijinja::Environment<'static>) + Send + Sync + 'static) -> Self {
+    pub fn template_env(
+        mut self,
+        setup: impl Fn(&mut minijinja::Environment<'static>) + Send + Sync + 'static,
+    ) -> Self {
         self.template_setup = Some(Arc::new(setup));
         self
     }
@@ -364,7 +375,10 @@ impl LiveViewBuilder {
     /// # Ok::<(), liveview::BuildError>(())
     /// ```
     #[must_use]
-    pub fn before_event(mut self, hook: impl Fn(&Ctx, &Event) -> Result<(), Error> + Send + Sync + 'static) -> Self {
+    pub fn before_event(
+        mut self,
+        hook: impl Fn(&Ctx, &Event) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Self {
         self.before.push(Arc::new(hook));
         self
     }
@@ -380,7 +394,10 @@ impl LiveViewBuilder {
         if self.auto_register {
             for registration in inventory::iter::<Registration> {
                 let name = registration.name;
-                if handlers.insert(name.into(), (registration.make)()).is_some() {
+                if handlers
+                    .insert(name.into(), (registration.make)())
+                    .is_some()
+                {
                     return Err(BuildError::DuplicateHandler { name: name.into() });
                 }
             }
@@ -406,9 +423,7 @@ impl LiveViewBuilder {
         if let Some(dir) = self.templates_dir {
             templates = templates.dir(dir);
         }
-        let layer = self
-            .layer
-            .unwrap_or_else(|| Arc::new(InMemoryLayer::new()));
+        let layer = self.layer.unwrap_or_else(|| Arc::new(InMemoryLayer::new()));
         let (shutdown, _) = watch::channel(false);
         Ok(LiveView {
             app: Arc::new(App {
@@ -431,7 +446,10 @@ impl LiveViewBuilder {
 impl std::fmt::Debug for LiveViewBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveViewBuilder")
-            .field("handlers", &self.handlers.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "handlers",
+                &self.handlers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .field("limits", &self.limits)
             .field("debug", &self.debug)
             .finish_non_exhaustive()
@@ -482,7 +500,10 @@ async fn upgrade(
     };
     if previous >= app.limits.max_connections {
         drop(guard);
-        tracing::warn!(max = app.limits.max_connections, "liveview: connection limit reached");
+        tracing::warn!(
+            max = app.limits.max_connections,
+            "liveview: connection limit reached"
+        );
         return unavailable("too many connections");
     }
     let v1 = requested_version(parts.uri.query()) >= PROTOCOL_VERSION;

@@ -8,6 +8,7 @@
 //! slow handler pushes back on the client through TCP), and for the
 //! liveness timer.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,10 @@ pub(crate) async fn run(
         }
     }
     tracing::debug!(%id, room = &*room, v1, "liveview: connected");
-    let ctx = Ctx::new(Arc::new(Connection::new(id, room, request, mailbox)), Arc::clone(&app));
+    let ctx = Ctx::new(
+        Arc::new(Connection::new(id, room, request, mailbox)),
+        Arc::clone(&app),
+    );
     let limiter = app
         .limits
         .events_per_second
@@ -127,20 +131,24 @@ impl Session {
                 _ = shutdown.changed() => return End::Close(close::RESTART, "server restarting"),
                 completion = run_in_flight(&mut self.in_flight), if self.in_flight.is_some() => {
                     let Some(done) = self.in_flight.take() else { continue };
+                    // Frames the handler pushed to this connection go out before its answer.
+                    if let Err(end) = self.write_queued(&mut outbox).await {
+                        return end;
+                    }
                     if self.answer(done.function, done.reference, completion).await.is_err() {
                         return End::Gone;
                     }
                 }
                 item = outbox.recv() => match item {
                     Some(Outgoing::Frame(frame)) => {
-                        if self.write_pushed(frame.into_inner(), &mut outbox).await.is_err() {
+                        if self.feed(frame.into_inner()).await.is_err() {
                             return End::Gone;
                         }
+                        if let Err(end) = self.write_queued(&mut outbox).await {
+                            return end;
+                        }
                     }
-                    Some(Outgoing::Overflow) => {
-                        tracing::warn!(id = %self.ctx.id(), "liveview: client too slow, outgoing queue full");
-                        return End::Close(close::TRY_AGAIN_LATER, "too slow to receive");
-                    }
+                    Some(Outgoing::Overflow) => return overflowed(self.ctx.id()),
                     // The connection holds a sender: the channel cannot close.
                     None => return End::Close(close::INTERNAL, "internal error"),
                 },
@@ -175,7 +183,7 @@ impl Session {
                         return End::Close(close::GOING_AWAY, "idle timeout");
                     }
                     if silent >= ping_every.saturating_sub(Duration::from_millis(5))
-                        && self.socket.send(Message::Ping(bytes::Bytes::new())).await.is_err()
+                        && self.send(Message::Ping(bytes::Bytes::new())).await.is_err()
                     {
                         return End::Gone;
                     }
@@ -285,13 +293,15 @@ impl Session {
                         format!("handler '{function}' failed")
                     }
                 };
-                let frame = error_frame(&message, ErrorCode::HandlerError, Some(function), reference);
+                let frame =
+                    error_frame(&message, ErrorCode::HandlerError, Some(function), reference);
                 return self.write(frame).await;
             }
             Completion::Panicked(panic) => {
                 tracing::error!(id = %self.ctx.id(), function, panic, "liveview: handler panicked");
                 let message = format!("handler '{function}' panicked");
-                let frame = error_frame(&message, ErrorCode::HandlerPanic, Some(function), reference);
+                let frame =
+                    error_frame(&message, ErrorCode::HandlerPanic, Some(function), reference);
                 return self.write(frame).await;
             }
             Completion::TimedOut => {
@@ -307,7 +317,10 @@ impl Session {
         let patches = reply.into_patches();
         match (patches.as_slice(), self.v1) {
             ([], true) => match reference {
-                Some(reference) => self.write(ServerFrame::Ack { reference }.to_json().into()).await,
+                Some(reference) => {
+                    self.write(ServerFrame::Ack { reference }.to_json().into())
+                        .await
+                }
                 None => Ok(()),
             },
             ([], false) => Ok(()),
@@ -323,30 +336,43 @@ impl Session {
                 for patch in many {
                     self.feed(patch_frame(patch, reference)).await?;
                 }
-                self.socket.flush().await.map_err(drop)
+                self.flush().await
             }
         }
     }
 
-    /// Writes a pushed frame and whatever else is already queued, then flushes once.
-    async fn write_pushed(&mut self, first: Utf8Bytes, outbox: &mut MailboxReceiver) -> Result<(), ()> {
-        self.feed(first).await?;
-        for _ in 1..WRITE_BATCH {
+    /// Writes the frames already queued (a batch at most), then flushes once.
+    async fn write_queued(&mut self, outbox: &mut MailboxReceiver) -> Result<(), End> {
+        for _ in 0..WRITE_BATCH {
             match outbox.try_recv() {
-                Some(Outgoing::Frame(frame)) => self.feed(frame.into_inner()).await?,
-                Some(Outgoing::Overflow) => return Err(()),
+                Some(Outgoing::Frame(frame)) => self
+                    .feed(frame.into_inner())
+                    .await
+                    .map_err(|()| End::Gone)?,
+                Some(Outgoing::Overflow) => return Err(overflowed(self.ctx.id())),
                 None => break,
             }
         }
-        self.socket.flush().await.map_err(drop)
+        self.flush().await.map_err(|()| End::Gone)
     }
 
     async fn feed(&mut self, text: Utf8Bytes) -> Result<(), ()> {
-        self.socket.feed(Message::Text(text)).await.map_err(drop)
+        let timeout = self.app.limits.write_timeout;
+        timed(timeout, self.socket.feed(Message::Text(text))).await
+    }
+
+    async fn flush(&mut self) -> Result<(), ()> {
+        let timeout = self.app.limits.write_timeout;
+        timed(timeout, self.socket.flush()).await
     }
 
     async fn write(&mut self, text: Utf8Bytes) -> Result<(), ()> {
-        self.socket.send(Message::Text(text)).await.map_err(drop)
+        self.send(Message::Text(text)).await
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), ()> {
+        let timeout = self.app.limits.write_timeout;
+        timed(timeout, self.socket.send(message)).await
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) {
@@ -354,8 +380,32 @@ impl Session {
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        let _ = self.socket.send(Message::Close(Some(frame))).await;
+        let _ = self.send(Message::Close(Some(frame))).await;
     }
+}
+
+/// Socket writes give up after the write timeout: a client that stops
+/// reading must not hold its task, and its memory, forever.
+async fn timed<F>(timeout: Duration, write: F) -> Result<(), ()>
+where
+    F: Future<Output = Result<(), axum::Error>>,
+{
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => {
+            tracing::debug!(%err, "liveview: write failed");
+            Err(())
+        }
+        Err(_) => {
+            tracing::warn!("liveview: write timed out, dropping the connection");
+            Err(())
+        }
+    }
+}
+
+fn overflowed(id: ConnId) -> End {
+    tracing::warn!(%id, "liveview: client too slow, outgoing queue full");
+    End::Close(close::TRY_AGAIN_LATER, "too slow to receive")
 }
 
 async fn run_in_flight(slot: &mut Option<InFlight>) -> Completion {
@@ -384,7 +434,12 @@ fn patch_frame(patch: &Patch, reference: Option<u64>) -> Utf8Bytes {
     ServerFrame::Patch { patch, reference }.to_json().into()
 }
 
-fn error_frame(message: &str, code: ErrorCode, function: Option<&str>, reference: Option<u64>) -> Utf8Bytes {
+fn error_frame(
+    message: &str,
+    code: ErrorCode,
+    function: Option<&str>,
+    reference: Option<u64>,
+) -> Utf8Bytes {
     ServerFrame::Error {
         message,
         code,

@@ -65,7 +65,10 @@ impl TemplatesBuilder {
 
     /// Customise the environment (add filters, functions, globals).
     #[must_use]
-    pub fn setup(mut self, setup: impl Fn(&mut Environment<'static>) + Send + Sync + 'static) -> Self {
+    pub fn setup(
+        mut self,
+        setup: impl Fn(&mut Environment<'static>) + Send + Sync + 'static,
+    ) -> Self {
         self.setup = Some(Arc::new(setup));
         self
     }
@@ -105,7 +108,7 @@ fn environment(dir: Option<&Path>, setup: Option<&EnvSetup>) -> Environment<'sta
     });
     env.add_function("liveview_script", script_tag);
     env.add_function("liveview_headers", script_tag);
-    env.add_function("liveview_room", || new_room_id());
+    env.add_function("liveview_room", new_room_id);
     if let Some(setup) = setup {
         setup(&mut env);
     }
@@ -151,7 +154,11 @@ impl Templates {
     ///
     /// # Errors
     /// When the template fails to parse or render.
-    pub fn render_str<S: Serialize>(&self, source: &str, context: S) -> Result<String, TemplateError> {
+    pub fn render_str<S: Serialize>(
+        &self,
+        source: &str,
+        context: S,
+    ) -> Result<String, TemplateError> {
         match &*self.source {
             Source::Fixed(env) => Ok(env.render_named_str("inline.html", source, context)?),
             Source::Reloading(reloader) => {

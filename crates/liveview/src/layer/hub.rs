@@ -85,7 +85,11 @@ impl LocalHub {
         let Some(entry) = inner.conns.get_mut(&conn) else {
             return false;
         };
-        if let Some(key) = inner.groups.get_key_value(group).map(|(k, _)| Arc::clone(k)) {
+        if let Some(key) = inner
+            .groups
+            .get_key_value(group)
+            .map(|(k, _)| Arc::clone(k))
+        {
             let newly_member = inner
                 .groups
                 .get_mut(&key)
