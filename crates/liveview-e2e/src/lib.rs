@@ -1,0 +1,294 @@
+//! End-to-end test harness: a real headless Chromium, driven through
+//! ChromeDriver, against a real server.
+//!
+//! ```no_run
+//! # async fn example() {
+//! use liveview_e2e::Browser;
+//!
+//! Browser::run("click_updates_content", |page| async move {
+//!     page.goto("http://127.0.0.1:8000/").await;
+//!     page.click("#update").await;
+//!     page.wait_for_text("#content", "Updated content").await;
+//! })
+//! .await;
+//! # }
+//! ```
+//!
+//! Each [`Browser::run`] starts its own ChromeDriver on a free loopback port
+//! with a fresh profile directory, and on failure saves a screenshot to
+//! `target/e2e-screenshots/{name}.png` before re-raising the panic. Missing
+//! Chromium or ChromeDriver is a test failure, never a skip: the README's
+//! test command installs them.
+
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+/// Where Debian installs Chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where Debian installs ChromeDriver.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long `wait_*` helpers wait before failing.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A headless Chromium session and the ChromeDriver process behind it.
+pub struct Browser {
+    driver: Child,
+    profile: PathBuf,
+}
+
+/// One browser tab, with helpers that wait rather than sleep.
+#[derive(Clone)]
+pub struct Page {
+    client: Client,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+fn require(path: &str) {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: end-to-end tests need Debian's chromium and chromium-driver \
+         (the README's test command, scripts/test.sh, installs them)"
+    );
+}
+
+impl Browser {
+    /// Starts ChromeDriver and a headless Chromium; returns the browser and its first page.
+    pub async fn start() -> (Browser, Page) {
+        require(CHROMIUM);
+        require(CHROMEDRIVER);
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start chromedriver");
+        let profile =
+            std::env::temp_dir().join(format!("liveview-e2e-{}", uuid::Uuid::new_v4().simple()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-quic", "--no-first-run", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let client = loop {
+            let attempt =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(caps.clone())
+                    .connect(&url)
+                    .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(err) if tokio::time::Instant::now() < deadline => {
+                    let _ = err;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => panic!("cannot start a Chromium session through chromedriver: {err}"),
+            }
+        };
+        (Browser { driver, profile }, Page { client })
+    }
+
+    /// Runs `test` with a fresh browser; on panic saves a screenshot named
+    /// after the test, then re-raises.
+    pub async fn run<F, Fut>(name: &str, test: F)
+    where
+        F: FnOnce(Page) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let (browser, page) = Browser::start().await;
+        let outcome = AssertUnwindSafe(test(page.clone())).catch_unwind().await;
+        if outcome.is_err() {
+            page.save_screenshot(name).await;
+        }
+        page.close().await;
+        browser.stop().await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// Stops ChromeDriver and removes the profile directory.
+    pub async fn stop(mut self) {
+        let _ = self.driver.kill().await;
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Page {
+    /// The underlying WebDriver client, for anything the helpers lack.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Opens a URL and waits until the liveview client is connected (when the page has one).
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+        self.wait_until(
+            "return !document.querySelector('script[src*=\"/liveview/\"]') || (window.liveview && window.liveview.connected)",
+        )
+        .await;
+    }
+
+    /// Runs JavaScript (a function body: use `return`) and returns its result.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Waits until the script returns a truthy value.
+    pub async fn wait_until(&self, script: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let value = self.eval(script).await;
+            let truthy = match &value {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            };
+            if truthy {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until: {script}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Clicks the element a CSS selector names (a real WebDriver click).
+    pub async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    /// Types text into a field with real key events.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+    }
+
+    /// Clears a field.
+    pub async fn clear(&self, css: &str) {
+        let element = self.find(css).await;
+        element
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("cannot clear {css}: {e}"));
+    }
+
+    /// Waits for an element and returns it.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => return element,
+                Err(e) => {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "no element {css}: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }
+
+    /// The text content of the element a CSS selector names ("" when absent).
+    pub async fn text(&self, css: &str) -> String {
+        let script = format!(
+            "const el = document.querySelector({}); return el ? el.textContent : null;",
+            json!(css)
+        );
+        self.eval(&script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits until the element's text contains `expected`.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let script = format!(
+            "const el = document.querySelector({}); return !!el && el.textContent.includes({});",
+            json!(css),
+            json!(expected)
+        );
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.eval(&script).await.as_bool().unwrap_or(false) {
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "{css} never contained {expected:?}; it holds {:?}",
+                    self.text(css).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Saves a screenshot to `target/e2e-screenshots/{name}.png`.
+    pub async fn save_screenshot(&self, name: &str) {
+        let dir = screenshot_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = self.client.screenshot().await {
+            let path = dir.join(format!("{name}.png"));
+            if std::fs::write(&path, png).is_ok() {
+                eprintln!("screenshot saved to {}", path.display());
+            }
+        }
+    }
+
+    /// Ends the session.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("e2e-screenshots")
+}

@@ -1,0 +1,40 @@
+//! The smallest end-to-end check: a page, a click, a patch.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use axum::response::Html;
+use axum::routing::get;
+use liveview::{LiveView, Patch};
+use liveview_e2e::Browser;
+
+#[tokio::test]
+async fn click_updates_content_in_chromium() {
+    let lv = LiveView::builder()
+        .auto_register(false)
+        .handler("update_content", || async {
+            Patch::html("#content", "<p>Updated content</p>")
+        })
+        .build()
+        .unwrap();
+    let page = format!(
+        r#"<!DOCTYPE html><html data-room="{room}"><head>{script}</head><body>
+        <div id="content">Initial content</div>
+        <button id="update" data-liveview-function="update_content" data-action="click->page#run">Update</button>
+        </body></html>"#,
+        room = liveview::new_room_id(),
+        script = liveview::script_tag()
+    );
+    let app: axum::Router = axum::Router::new()
+        .route("/", get(move || async move { Html(page) }))
+        .merge(lv.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    Browser::run("click_updates_content_in_chromium", |page| async move {
+        page.goto(&format!("http://{addr}/")).await;
+        page.click("#update").await;
+        page.wait_for_text("#content", "Updated content").await;
+    })
+    .await;
+}
