@@ -834,3 +834,60 @@ async fn the_browser_client_is_served_with_long_cache_headers() {
     let (status, _, _) = server.get("/liveview/other.js").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn tower_middleware_authenticates_the_upgrade_and_handlers_see_its_result() {
+    use axum::extract::Request;
+    use axum::middleware::{Next, from_fn};
+    use axum::response::{IntoResponse, Response};
+
+    #[derive(Clone)]
+    struct User(String);
+
+    async fn authenticate(mut request: Request, next: Next) -> Response {
+        let user = request
+            .headers()
+            .get("cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.strip_prefix("session="))
+            .map(str::to_owned);
+        match user {
+            Some(name) => {
+                request.extensions_mut().insert(User(name));
+                next.run(request).await
+            }
+            None => axum::http::StatusCode::UNAUTHORIZED.into_response(),
+        }
+    }
+    async fn me(ctx: Ctx) -> Result<Patch> {
+        let user = ctx
+            .request()
+            .extensions
+            .get::<User>()
+            .ok_or_else(|| Error::user("not signed in"))?;
+        Ok(Patch::html("#me", user.0.clone()))
+    }
+
+    let lv = builder().handler("me", me).build().unwrap();
+    let app: axum::Router = axum::Router::new().merge(lv.router().layer(from_fn(authenticate)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("ws://{addr}/ws/liveview/r/?v=1");
+
+    match Client::connect(&url, None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
+        _ => panic!("an anonymous upgrade was accepted"),
+    }
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", "session=ada".parse().unwrap());
+    let mut client = Client::connect_request(request).await.unwrap();
+    client.event("me", json!({}), json!({})).await;
+    assert_eq!(client.recv().await.patch.html.as_deref(), Some("ada"));
+}
