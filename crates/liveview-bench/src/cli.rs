@@ -152,6 +152,14 @@ pub(crate) struct ThroughputArgs {
     #[arg(short, long, default_value_t = 1)]
     pub(crate) window: usize,
 
+    /// Offer this many events per second in total, spread evenly over the
+    /// clients (open loop), instead of sending as fast as replies come back;
+    /// shows the latency at a given load. An event a client could not send
+    /// on time because its window was full counts its latency from when it
+    /// was due.
+    #[arg(long, value_name = "EVENTS_PER_S", value_parser = parse_rate)]
+    pub(crate) rate: Option<f64>,
+
     /// Give up on a reply after this long (counts as an error).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub(crate) reply_timeout: Duration,
@@ -255,6 +263,16 @@ pub(crate) struct ServeArgs {
     pub(crate) threads: Option<usize>,
 }
 
+/// Parses a positive rate.
+pub(crate) fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().replace('_', "").parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "invalid rate {s:?}: a positive number of events per second"
+        )),
+    }
+}
+
 /// Parses `10`, `1.5`, `500ms`, `20s` or `2m` into a duration.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -283,6 +301,15 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("30000"), Ok(30_000.0));
+        assert_eq!(parse_rate("30_000"), Ok(30_000.0));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-5").is_err());
+        assert!(parse_rate("fast").is_err());
     }
 
     #[test]

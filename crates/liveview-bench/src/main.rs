@@ -88,7 +88,7 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         Command::Rtt(a) => a.clients,
         Command::Throughput(a) => a.clients,
         Command::Fanout(a) => a.clients + 1,
-        Command::Idle(a) => a.clients + 16,
+        Command::Idle(a) => a.clients,
         Command::Http(a) => a.clients,
         Command::Serve(_) => 0,
     };

@@ -140,6 +140,182 @@ pub(crate) fn read_max_open_files(pid: u32) -> Option<u64> {
     parse_max_open_files(&limits)
 }
 
+/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, fixed at
+/// 100 by the Linux ABI).
+const USER_HZ: f64 = 100.0;
+
+/// User and system CPU time of a `/proc/PID/stat` text, in seconds (all
+/// threads of the process).
+pub(crate) fn parse_cpu_seconds(stat: &str) -> Option<CpuTimes> {
+    // The command name (field 2) may contain spaces and parentheses: the
+    // fields after it start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After the name come state (3), ppid (4), ... utime (14), stime (15).
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // Tick counts of a benchmark run are far below 2^53.
+    #[allow(clippy::cast_precision_loss)]
+    let (user, system) = (utime as f64 / USER_HZ, stime as f64 / USER_HZ);
+    Some(CpuTimes { user, system })
+}
+
+/// CPU times of a process, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CpuTimes {
+    pub(crate) user: f64,
+    pub(crate) system: f64,
+}
+
+/// The CPU times process `pid` has used so far.
+pub(crate) fn read_cpu_seconds(pid: u32) -> Option<CpuTimes> {
+    parse_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Machine-wide CPU time from the first line of `/proc/stat`, in seconds:
+/// (busy, idle, stolen by the hypervisor).
+pub(crate) fn parse_machine_cpu(stat: &str) -> Option<MachineTimes> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    let get = |i: usize| v.get(i).copied().unwrap_or(0);
+    let idle = get(3) + get(4);
+    let steal = get(7);
+    let busy = get(0) + get(1) + get(2) + get(5) + get(6);
+    #[allow(clippy::cast_precision_loss)]
+    let t = |ticks: u64| ticks as f64 / USER_HZ;
+    Some(MachineTimes {
+        busy: t(busy),
+        idle: t(idle),
+        steal: t(steal),
+    })
+}
+
+/// Machine-wide CPU times, in seconds summed over all cores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct MachineTimes {
+    pub(crate) busy: f64,
+    pub(crate) idle: f64,
+    pub(crate) steal: f64,
+}
+
+fn read_machine_cpu() -> Option<MachineTimes> {
+    parse_machine_cpu(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// CPU time used by the server and by this process over a phase.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuMeter {
+    server_pid: Option<u32>,
+    server: Option<CpuTimes>,
+    own: Option<CpuTimes>,
+    machine: Option<MachineTimes>,
+}
+
+/// CPU seconds used over a phase (user + system, and system alone: the
+/// kernel's share, which on loopback includes delivering the data to the
+/// receiving socket).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub(crate) struct CpuUse {
+    /// By the server process (when its pid is known).
+    pub(crate) server_s: Option<f64>,
+    /// Of which in the kernel.
+    pub(crate) server_sys_s: Option<f64>,
+    /// By the bench process itself.
+    pub(crate) bench_s: Option<f64>,
+    /// Of which in the kernel.
+    pub(crate) bench_sys_s: Option<f64>,
+    /// Busy time of the whole machine (all processes, all cores).
+    pub(crate) machine_busy_s: Option<f64>,
+    /// Idle time of the whole machine (all cores).
+    pub(crate) machine_idle_s: Option<f64>,
+    /// Time the hypervisor ran something else on our virtual cores.
+    pub(crate) machine_steal_s: Option<f64>,
+    /// Busy time of everything but the server and the bench: other
+    /// processes sharing the machine (a disturbed measurement when large).
+    pub(crate) other_s: Option<f64>,
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+impl CpuMeter {
+    /// Starts measuring.
+    pub(crate) fn start(server_pid: Option<u32>) -> Self {
+        Self {
+            server_pid,
+            server: server_pid.and_then(read_cpu_seconds),
+            own: read_cpu_seconds(std::process::id()),
+            machine: read_machine_cpu(),
+        }
+    }
+
+    /// CPU used since [`start`](Self::start).
+    pub(crate) fn stop(&self) -> CpuUse {
+        let diff = |before: Option<CpuTimes>, now: Option<CpuTimes>| match (before, now) {
+            (Some(b), Some(n)) => (
+                Some(round2(n.user + n.system - b.user - b.system)),
+                Some(round2(n.system - b.system)),
+            ),
+            _ => (None, None),
+        };
+        let (server_s, server_sys_s) =
+            diff(self.server, self.server_pid.and_then(read_cpu_seconds));
+        let (bench_s, bench_sys_s) = diff(self.own, read_cpu_seconds(std::process::id()));
+        let machine = match (self.machine, read_machine_cpu()) {
+            (Some(b), Some(n)) => Some((
+                round2(n.busy - b.busy),
+                round2(n.idle - b.idle),
+                round2(n.steal - b.steal),
+            )),
+            _ => None,
+        };
+        CpuUse {
+            server_s,
+            server_sys_s,
+            bench_s,
+            bench_sys_s,
+            machine_busy_s: machine.map(|m| m.0),
+            machine_idle_s: machine.map(|m| m.1),
+            machine_steal_s: machine.map(|m| m.2),
+            other_s: match (machine, server_s, bench_s) {
+                (Some(m), Some(s), Some(b)) => Some(round2((m.0 - s - b).max(0.0))),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl CpuUse {
+    /// `server 1.23 s (0.40 s kernel), bench 0.45 s (0.20 s kernel)`.
+    pub(crate) fn describe(&self) -> String {
+        let f = |total: Option<f64>, sys: Option<f64>| match (total, sys) {
+            (Some(t), Some(s)) => format!("{t:.2} s ({s:.2} s kernel)"),
+            _ => "unknown".to_owned(),
+        };
+        let machine = match (
+            self.machine_busy_s,
+            self.machine_idle_s,
+            self.machine_steal_s,
+        ) {
+            (Some(b), Some(i), Some(s)) => {
+                format!("; machine busy {b:.2} s, idle {i:.2} s, stolen {s:.2} s")
+            }
+            _ => String::new(),
+        };
+        format!(
+            "server {}, bench {}{machine}",
+            f(self.server_s, self.server_sys_s),
+            f(self.bench_s, self.bench_sys_s)
+        )
+    }
+}
+
 /// Memory per connection in bytes: `(after - before) / n`, with the RSS
 /// figures in KiB. `None` when `n` is 0. Negative when the process shrank.
 pub(crate) fn per_connection_bytes(before_kib: u64, after_kib: u64, n: usize) -> Option<f64> {
@@ -211,6 +387,35 @@ mod tests {
             parse_max_open_files("Max open files            unlimited  unlimited  files\n"),
             None
         );
+    }
+
+    #[test]
+    fn parses_cpu_time_from_proc_stat() {
+        // utime 250 and stime 50 ticks: 3 s; the name has spaces and ')'.
+        let stat = "4242 (liveview (bench) x) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 50 0 0 20 0 3 0 100 1000000 900 18446744073709551615";
+        assert_eq!(
+            parse_cpu_seconds(stat),
+            Some(CpuTimes {
+                user: 2.5,
+                system: 0.5
+            })
+        );
+        assert_eq!(parse_cpu_seconds("garbage"), None);
+        assert!(read_cpu_seconds(std::process::id()).is_some());
+        let machine = parse_machine_cpu("cpu  100 0 50 800 20 0 10 40 0 0\ncpu0 1 2 3\n");
+        assert_eq!(
+            machine,
+            Some(MachineTimes {
+                busy: 1.6,
+                idle: 8.2,
+                steal: 0.4
+            })
+        );
+        assert!(parse_machine_cpu("intr 1 2").is_none());
+        let meter = CpuMeter::start(None);
+        let used = meter.stop();
+        assert!(used.server_s.is_none());
+        assert!(used.bench_s.is_some_and(|s| s >= 0.0));
     }
 
     #[test]

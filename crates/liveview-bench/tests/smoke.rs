@@ -117,6 +117,28 @@ fn throughput_every_event_gets_its_reply() {
 }
 
 #[test]
+fn paced_throughput_every_event_gets_its_reply() {
+    let v = against_server(
+        "throughput",
+        &[
+            "-n",
+            "10",
+            "--duration",
+            "1s",
+            "--warmup",
+            "100ms",
+            "--rate",
+            "1000",
+        ],
+    );
+    assert_eq!(v["target_rate"], 1000.0);
+    assert!(n(&v, "sent") > 0);
+    assert_eq!(n(&v, "received"), n(&v, "sent"));
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert!(v["late"].is_u64(), "{v}");
+}
+
+#[test]
 fn fanout_every_client_gets_every_broadcast() {
     let v = against_server(
         "fanout",

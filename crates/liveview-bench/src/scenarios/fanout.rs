@@ -16,7 +16,7 @@ use crate::client::{self, BROADCAST_TARGET, Connector, Frame, Ws};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::server::Server;
-use crate::stats::{self, Latency};
+use crate::stats::{self, CpuMeter, Latency};
 
 /// An arrival: receiver index, sequence number, when.
 type Arrival = (usize, u64, Instant);
@@ -61,8 +61,12 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
     let mut seen = vec![0u64; receivers];
     let mut lat: Vec<u64> = Vec::with_capacity(receivers);
     let start = Instant::now();
+    let mut cpu = CpuMeter::start(server.pid);
     for seq in 1..=total_rounds {
         let measured = seq > args.warmup;
+        if seq == args.warmup + 1 {
+            cpu = CpuMeter::start(server.pid);
+        }
         lat.clear();
         let t0 = Instant::now();
         if let Err(e) = control
@@ -124,6 +128,7 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
         tokio::time::sleep(args.interval).await;
     }
     let elapsed = start.elapsed();
+    let cpu = cpu.stop();
     bar.finish();
 
     // Receivers that already stopped lost their connection.
@@ -172,6 +177,7 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
     r.row("median client", line(&pm));
     r.row("last client", line(&pl));
     r.row("all deliveries", line(&pa));
+    r.row("cpu (measured)", cpu.describe());
     if !samples.is_empty() {
         r.row("error samples", samples.joined());
     }
@@ -191,6 +197,7 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
     r.field("median_us", pm);
     r.field("last_us", pl);
     r.field("all_us", pa);
+    r.field("cpu", cpu);
     r.field("error_samples", samples.into_vec());
     Ok(r)
 }

@@ -21,7 +21,7 @@ use crate::client::{Connector, html_number};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::server::Server;
-use crate::stats::{self, Latency};
+use crate::stats::{self, CpuMeter, Latency};
 use crate::target;
 
 #[derive(Default)]
@@ -98,6 +98,7 @@ pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxE
     }
     barrier.wait().await;
     let start = Instant::now();
+    let cpu = CpuMeter::start(server.pid);
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(r) => {
@@ -114,6 +115,7 @@ pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxE
         }
     }
     let elapsed = start.elapsed();
+    let cpu = cpu.stop();
     bar.finish();
 
     let p = total.latency.percentiles();
@@ -149,6 +151,7 @@ pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxE
             report::ms(p.max_us)
         ),
     );
+    r.row("cpu (measured)", cpu.describe());
     if !total.samples.is_empty() {
         r.row("error samples", total.samples.joined());
     }
@@ -164,6 +167,7 @@ pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxE
     r.field("elapsed_s", elapsed.as_secs_f64());
     r.field("requests_per_s", (rps * 10.0).round() / 10.0);
     r.field("latency_us", p);
+    r.field("cpu", cpu);
     r.field("error_samples", total.samples.into_vec());
     Ok(r)
 }

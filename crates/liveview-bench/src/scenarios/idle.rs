@@ -15,7 +15,7 @@ use crate::client::{self, Connector, ECHO_TARGET, Frame, Ws};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::server::Server;
-use crate::stats;
+use crate::stats::{self, CpuMeter};
 
 /// Connections opened, used and closed before the "before" reading, so that
 /// one-time allocations of the first connections are not counted.
@@ -49,7 +49,9 @@ pub(crate) async fn run(args: &IdleArgs, server: &Server) -> Result<Report, BoxE
     let open = connected.conns.len();
     errors += connected.failed;
     samples.extend(connected.samples);
+    let cpu = CpuMeter::start(server.pid);
     tokio::time::sleep(args.settle).await;
+    let cpu = cpu.stop();
     let server_idle = server.rss_kib();
     let own_idle = stats::read_vm_rss_kib(std::process::id()).ok();
 
@@ -110,6 +112,7 @@ pub(crate) async fn run(args: &IdleArgs, server: &Server) -> Result<Report, BoxE
             used_per_conn.map_or("unknown".into(), report::kib),
         );
     }
+    r.row("cpu while idle", cpu.describe());
     r.row(
         "bench client per conn",
         own_per_conn.map_or("unknown".into(), report::kib),
@@ -131,6 +134,7 @@ pub(crate) async fn run(args: &IdleArgs, server: &Server) -> Result<Report, BoxE
     r.field("bytes_per_used_connection", used_per_conn);
     r.field("client_bytes_per_connection", own_per_conn);
     r.field("alive", alive);
+    r.field("cpu_while_idle", cpu);
     r.field("errors", errors);
     r.field("error_samples", samples.into_vec());
     Ok(r)

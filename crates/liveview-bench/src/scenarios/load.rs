@@ -19,7 +19,7 @@ use crate::client::{self, Connector, ECHO_TARGET, Frame, Ws};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::server::Server;
-use crate::stats::{self, Latency};
+use crate::stats::{self, CpuMeter, Latency};
 
 /// How much a phase sends.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +47,12 @@ struct Plan {
     measure: Amount,
     window: usize,
     reply_timeout: Duration,
+    /// Paced mode: each client sends one event per this interval.
+    pace: Option<Duration>,
 }
+
+/// A paced event sent later than this after it was due counts as late.
+const LATE: Duration = Duration::from_millis(2);
 
 /// What one client did.
 #[derive(Debug, Default)]
@@ -56,7 +61,15 @@ struct ClientResult {
     sent: u64,
     received: u64,
     errors: u64,
+    /// Paced events sent late (the client fell behind its schedule).
+    late: u64,
     samples: Samples,
+}
+
+/// The interval between two events of one client when `clients` clients
+/// together send `rate` events per second.
+fn pace(clients: usize, rate: f64) -> Duration {
+    Duration::from_secs_f64(clients.max(1) as f64 / rate)
 }
 
 /// Runs `rtt`.
@@ -67,6 +80,7 @@ pub(crate) async fn rtt(args: &RttArgs, server: &Server) -> Result<Report, BoxEr
         measure: Amount::Events(args.events, args.max_duration),
         window: 1,
         reply_timeout: args.reply_timeout,
+        pace: None,
     };
     let mut report = run(&plan, &args.common, server, "rtt").await?;
     report.field("events_per_client", args.events);
@@ -82,9 +96,11 @@ pub(crate) async fn throughput(args: &ThroughputArgs, server: &Server) -> Result
         measure: Amount::For(args.duration),
         window: args.window.max(1),
         reply_timeout: args.reply_timeout,
+        pace: args.rate.map(|rate| pace(args.clients, rate)),
     };
     let mut report = run(&plan, &args.common, server, "throughput").await?;
     report.field("window", plan.window);
+    report.field("target_rate", args.rate);
     report.field("duration_s", args.duration.as_secs_f64());
     Ok(report)
 }
@@ -113,13 +129,23 @@ async fn run(
     };
     let counter = bar.counter();
     let mut set = JoinSet::new();
-    for (_, ws) in connected.conns {
+    for (slot, (_, ws)) in connected.conns.into_iter().enumerate() {
         let (barrier, counter, plan) = (Arc::clone(&barrier), Arc::clone(&counter), *plan);
         let count_events = matches!(plan.measure, Amount::Events(..));
-        set.spawn(drive(ws, plan, barrier, count_events.then_some(counter)));
+        let offset = plan
+            .pace
+            .map_or(Duration::ZERO, |p| p.mul_f64(slot as f64 / n.max(1) as f64));
+        set.spawn(drive(
+            ws,
+            plan,
+            offset,
+            barrier,
+            count_events.then_some(counter),
+        ));
     }
     barrier.wait().await;
     let start = Instant::now();
+    let cpu = CpuMeter::start(server.pid);
     let seconds_ticker = matches!(plan.measure, Amount::For(_)).then(|| {
         let counter = Arc::clone(&counter);
         tokio::spawn(async move {
@@ -143,6 +169,7 @@ async fn run(
                 total.sent += r.sent;
                 total.received += r.received;
                 total.errors += r.errors;
+                total.late += r.late;
                 total.samples.extend(r.samples);
             }
             Err(e) => {
@@ -152,6 +179,7 @@ async fn run(
         }
     }
     let elapsed = start.elapsed();
+    let cpu = cpu.stop();
     if let Some(t) = seconds_ticker {
         t.abort();
     }
@@ -181,6 +209,17 @@ async fn run(
         format!("{} events in {:.3} s", p.count, elapsed.as_secs_f64()),
     );
     r.row("events/s", report::thousands(eps));
+    if let Some(pace) = plan.pace {
+        r.row(
+            "paced",
+            format!(
+                "one event per {:.3} ms per client ({} events/s offered), {} sent more than {LATE:?} late",
+                pace.as_secs_f64() * 1000.0,
+                report::thousands(plan.clients as f64 / pace.as_secs_f64()),
+                total.late
+            ),
+        );
+    }
     r.row(
         "latency",
         format!(
@@ -192,6 +231,7 @@ async fn run(
             report::ms(p.max_us)
         ),
     );
+    r.row("cpu (measured)", cpu.describe());
     if !total.samples.is_empty() {
         r.row("error samples", total.samples.joined());
     }
@@ -206,14 +246,18 @@ async fn run(
     r.field("elapsed_s", elapsed.as_secs_f64());
     r.field("events_per_s", (eps * 10.0).round() / 10.0);
     r.field("latency_us", p);
+    r.field("late", total.late);
+    r.field("cpu", cpu);
     r.field("error_samples", total.samples.into_vec());
     Ok(r)
 }
 
-/// One client: warm-up, barrier, measurement.
+/// One client: warm-up, barrier, measurement. `offset` spreads paced
+/// clients over the pacing interval.
 async fn drive(
     mut ws: Ws,
     plan: Plan,
+    offset: Duration,
     barrier: Arc<Barrier>,
     progress: Option<Arc<AtomicU64>>,
 ) -> ClientResult {
@@ -222,10 +266,18 @@ async fn drive(
         next_ref: 1,
         alive: true,
     };
-    st.phase(&mut ws, plan, plan.warmup, false, None).await;
-    barrier.wait().await;
-    st.phase(&mut ws, plan, plan.measure, true, progress.as_deref())
+    st.phase(&mut ws, plan, plan.warmup, offset, false, None)
         .await;
+    barrier.wait().await;
+    st.phase(
+        &mut ws,
+        plan,
+        plan.measure,
+        offset,
+        true,
+        progress.as_deref(),
+    )
+    .await;
     let _ = ws.close(None).await;
     st.result
 }
@@ -234,6 +286,13 @@ struct ClientState {
     result: ClientResult,
     next_ref: u64,
     alive: bool,
+}
+
+/// What woke a client up.
+enum Wake {
+    Message(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    TimedOut,
+    Due,
 }
 
 impl ClientState {
@@ -245,11 +304,17 @@ impl ClientState {
 
     /// Sends events and reads replies until the phase's budget is spent and
     /// every event sent got its reply (or the connection failed).
+    ///
+    /// Paced (`--rate`): event k is due at `start + offset + k * pace`. Its
+    /// latency counts from when it was due if the client could not send it
+    /// then because its window was full (no coordinated omission), else from
+    /// when it was sent.
     async fn phase(
         &mut self,
         ws: &mut Ws,
         plan: Plan,
         amount: Amount,
+        offset: Duration,
         record: bool,
         progress: Option<&AtomicU64>,
     ) {
@@ -257,18 +322,40 @@ impl ClientState {
             return;
         }
         let (mut to_send, max) = amount.budget();
-        let deadline = Instant::now() + max;
+        let start = Instant::now();
+        let deadline = start + max;
+        let mut next_due = start + offset;
+        // When the window last had a slot freed by a reply.
+        let mut freed_at = start;
         let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::with_capacity(plan.window);
         loop {
             let mut fed = false;
-            while in_flight.len() < plan.window && to_send > 0 && Instant::now() < deadline {
+            while in_flight.len() < plan.window && to_send > 0 {
+                let now = Instant::now();
+                if now >= deadline {
+                    to_send = 0;
+                    break;
+                }
+                let counted_from = match plan.pace {
+                    None => now,
+                    Some(pace) => {
+                        let due = next_due;
+                        if now < due {
+                            break;
+                        }
+                        next_due += pace;
+                        if now.saturating_duration_since(due) > LATE {
+                            self.result.late += 1;
+                        }
+                        if due < freed_at { due } else { now }
+                    }
+                };
                 let r = self.next_ref;
                 self.next_ref += 1;
-                let sent_at = Instant::now();
                 if let Err(e) = ws.feed(Message::text(client::echo_event(r, r))).await {
                     return self.fail(in_flight.len(), format!("send: {e}"));
                 }
-                in_flight.push_back((r, sent_at));
+                in_flight.push_back((r, counted_from));
                 self.result.sent += 1;
                 to_send -= 1;
                 fed = true;
@@ -276,16 +363,35 @@ impl ClientState {
             if fed && let Err(e) = ws.flush().await {
                 return self.fail(in_flight.len(), format!("send: {e}"));
             }
+            // Paced with a free slot: also wake when the next event is due.
+            let wake_at = (plan.pace.is_some() && in_flight.len() < plan.window && to_send > 0)
+                .then(|| tokio::time::Instant::from_std(next_due.min(deadline)));
             if in_flight.is_empty() {
-                return;
+                match wake_at {
+                    Some(at) => {
+                        tokio::time::sleep_until(at).await;
+                        continue;
+                    }
+                    None => return,
+                }
             }
-            let msg = match tokio::time::timeout(plan.reply_timeout, ws.next()).await {
-                Ok(Some(Ok(msg))) => msg,
-                Ok(Some(Err(e))) => return self.fail(in_flight.len(), format!("receive: {e}")),
-                Ok(None) => {
+            let wake = tokio::select! {
+                m = tokio::time::timeout(plan.reply_timeout, ws.next()) => match m {
+                    Ok(m) => Wake::Message(m),
+                    Err(_) => Wake::TimedOut,
+                },
+                () = sleep_until_opt(wake_at) => Wake::Due,
+            };
+            let msg = match wake {
+                Wake::Due => continue,
+                Wake::Message(Some(Ok(msg))) => msg,
+                Wake::Message(Some(Err(e))) => {
+                    return self.fail(in_flight.len(), format!("receive: {e}"));
+                }
+                Wake::Message(None) => {
                     return self.fail(in_flight.len(), "connection closed by the server".into());
                 }
-                Err(_) => {
+                Wake::TimedOut => {
                     return self.fail(
                         in_flight.len(),
                         format!("no reply within {:?}", plan.reply_timeout),
@@ -317,9 +423,10 @@ impl ClientState {
                     .add(format!("reply with unexpected ref {r}"));
                 continue;
             };
-            let Some((_, sent_at)) = in_flight.remove(pos) else {
+            let Some((_, counted_from)) = in_flight.remove(pos) else {
                 continue;
             };
+            freed_at = received_at;
             self.result.received += 1;
             if let Some(p) = progress {
                 p.fetch_add(1, Ordering::Relaxed);
@@ -333,8 +440,18 @@ impl ClientState {
                     "reply to ref {r} does not carry its fragment: {text}"
                 ));
             } else if record {
-                self.result.latency.record(received_at - sent_at);
+                self.result
+                    .latency
+                    .record(received_at.saturating_duration_since(counted_from));
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when `None`.
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
