@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -35,6 +37,108 @@ pub struct Event {
     /// Client-chosen id echoed in the frames that answer this event.
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<u64>,
+    /// Finished uploads handed to this event, by form field (extension,
+    /// see `docs/uploads.md`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub uploads: BTreeMap<String, Vec<u32>>,
+}
+
+/// A request about a file upload (extension, see `docs/uploads.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UploadRequest {
+    /// Announce a file before its chunks.
+    Start {
+        /// Client-chosen id, unique among the connection's open uploads.
+        id: u32,
+        /// The function the file is for.
+        function: String,
+        /// The form field (input name) the file comes from.
+        field: String,
+        /// The file's name.
+        name: String,
+        /// The file's MIME type as the browser reports it.
+        #[serde(rename = "type", default)]
+        content_type: String,
+        /// The file's size in bytes.
+        size: u64,
+    },
+    /// Abandon an upload.
+    Cancel {
+        /// The upload.
+        id: u32,
+    },
+}
+
+/// Anything a client sends in a text frame.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// Run a handler.
+    Event(Event),
+    /// Start or cancel an upload.
+    Upload(UploadRequest),
+}
+
+impl ClientMessage {
+    /// Decodes a text frame; an event's keys are converted to snake_case.
+    ///
+    /// # Errors
+    /// [`DecodeError`] when the text is not JSON or not a client message.
+    pub fn from_json(text: &str) -> Result<Self, DecodeError> {
+        let raw: RawClientMessage = serde_json::from_str(text).map_err(|err| {
+            if err.is_data() {
+                DecodeError::Shape(err.to_string())
+            } else {
+                DecodeError::Json(err.to_string())
+            }
+        })?;
+        if let Some(upload) = raw.upload {
+            return Ok(ClientMessage::Upload(upload));
+        }
+        let Some(function) = raw.function else {
+            return Err(DecodeError::Shape("missing field `function`".into()));
+        };
+        if function.is_empty() {
+            return Err(DecodeError::Shape("`function` is empty".into()));
+        }
+        if function.len() > MAX_FUNCTION_NAME_LEN {
+            return Err(DecodeError::Shape(format!(
+                "`function` is longer than {MAX_FUNCTION_NAME_LEN} bytes"
+            )));
+        }
+        Ok(ClientMessage::Event(Event {
+            function,
+            data: snake_case_keys(raw.data),
+            form: snake_case_keys(raw.form),
+            lang: raw.lang,
+            room: raw.room,
+            reference: raw.reference,
+            uploads: raw.uploads,
+        }))
+    }
+}
+
+/// The union of an event's and an upload request's fields, decoded in one pass.
+#[derive(Deserialize)]
+struct RawClientMessage {
+    #[serde(default)]
+    function: Option<String>,
+    #[serde(default)]
+    data: Map<String, Value>,
+    #[serde(default)]
+    form: Map<String, Value>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    room: Option<String>,
+    #[serde(default, rename = "ref")]
+    reference: Option<u64>,
+    #[serde(default)]
+    uploads: BTreeMap<String, Vec<u32>>,
+    #[serde(default)]
+    upload: Option<UploadRequest>,
 }
 
 impl Event {
@@ -73,24 +177,12 @@ impl Event {
     /// [`DecodeError`] when the text is not JSON, not an event object, or
     /// names a function that is empty or too long.
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
-        let mut event: Event = serde_json::from_str(text).map_err(|err| {
-            if err.is_data() {
-                DecodeError::Shape(err.to_string())
-            } else {
-                DecodeError::Json(err.to_string())
+        match ClientMessage::from_json(text)? {
+            ClientMessage::Event(event) => Ok(event),
+            ClientMessage::Upload(_) => {
+                Err(DecodeError::Shape("an upload request, not an event".into()))
             }
-        })?;
-        if event.function.is_empty() {
-            return Err(DecodeError::Shape("`function` is empty".into()));
         }
-        if event.function.len() > MAX_FUNCTION_NAME_LEN {
-            return Err(DecodeError::Shape(format!(
-                "`function` is longer than {MAX_FUNCTION_NAME_LEN} bytes"
-            )));
-        }
-        event.data = snake_case_keys(std::mem::take(&mut event.data));
-        event.form = snake_case_keys(std::mem::take(&mut event.form));
-        Ok(event)
     }
 
     /// Encodes the event as a text frame (what a client sends).
@@ -187,6 +279,31 @@ mod tests {
             Event::from_json(&long).unwrap_err().code(),
             ErrorCode::BadEvent
         );
+    }
+
+    #[test]
+    fn decodes_upload_requests_and_upload_events() {
+        let start = r#"{"upload":{"op":"start","id":7,"function":"upload_file","field":"file","name":"a.png","type":"image/png","size":12}}"#;
+        assert_eq!(
+            ClientMessage::from_json(start).unwrap(),
+            ClientMessage::Upload(UploadRequest::Start {
+                id: 7,
+                function: "upload_file".into(),
+                field: "file".into(),
+                name: "a.png".into(),
+                content_type: "image/png".into(),
+                size: 12,
+            })
+        );
+        assert_eq!(
+            ClientMessage::from_json(r#"{"upload":{"op":"cancel","id":7}}"#).unwrap(),
+            ClientMessage::Upload(UploadRequest::Cancel { id: 7 })
+        );
+        assert!(ClientMessage::from_json(r#"{"upload":{"op":"explode"}}"#).is_err());
+        let event =
+            Event::from_json(r#"{"function":"upload_file","uploads":{"file":[7,8]}}"#).unwrap();
+        assert_eq!(event.uploads["file"], vec![7, 8]);
+        assert!(Event::from_json(start).is_err());
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub enum ErrorCode {
     RateLimited,
     /// A frame kind this server does not handle.
     Unsupported,
+    /// An upload was refused before it started (limits, type, function).
+    UploadRejected,
+    /// An upload failed while its chunks arrived; it was dropped.
+    UploadFailed,
 }
 
 impl ErrorCode {
@@ -47,6 +51,8 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unsupported => "unsupported",
+            ErrorCode::UploadRejected => "upload_rejected",
+            ErrorCode::UploadFailed => "upload_failed",
         }
     }
 }
@@ -91,6 +97,24 @@ pub enum ServerFrame<'a> {
         /// The `ref` of the event, when known.
         reference: Option<u64>,
     },
+    /// The state of an upload (extension, see `docs/uploads.md`).
+    UploadStatus {
+        /// The upload.
+        id: u32,
+        /// `ready`, `done` or `cancelled`; `None` for a progress report.
+        status: Option<&'a str>,
+        /// Bytes received so far, for a progress report.
+        received: Option<u64>,
+    },
+    /// An upload failed or was refused.
+    UploadError {
+        /// Human-readable message.
+        message: &'a str,
+        /// `upload_rejected` or `upload_failed`.
+        code: ErrorCode,
+        /// The upload.
+        upload: u32,
+    },
 }
 
 #[derive(Serialize)]
@@ -124,6 +148,27 @@ struct ErrorOut<'a> {
     reference: Option<u64>,
 }
 
+#[derive(Serialize)]
+struct UploadStatusOut<'a> {
+    upload: UploadStatusBody<'a>,
+}
+
+#[derive(Serialize)]
+struct UploadStatusBody<'a> {
+    id: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    received: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct UploadErrorOut<'a> {
+    error: &'a str,
+    code: ErrorCode,
+    upload: u32,
+}
+
 impl ServerFrame<'_> {
     /// Encodes the frame as the JSON text of a WebSocket text frame.
     pub fn to_json(&self) -> String {
@@ -147,6 +192,26 @@ impl ServerFrame<'_> {
                 code,
                 function,
                 reference,
+            }),
+            ServerFrame::UploadStatus {
+                id,
+                status,
+                received,
+            } => serde_json::to_string(&UploadStatusOut {
+                upload: UploadStatusBody {
+                    id,
+                    status,
+                    received,
+                },
+            }),
+            ServerFrame::UploadError {
+                message,
+                code,
+                upload,
+            } => serde_json::to_string(&UploadErrorOut {
+                error: message,
+                code,
+                upload,
             }),
         };
         encoded.unwrap_or_default()
@@ -175,6 +240,10 @@ pub struct ServerMessage {
     /// The `ref` of the event this frame answers.
     #[serde(default, rename = "ref")]
     pub reference: Option<u64>,
+    /// Upload frames: the upload's status object, or the upload id of an
+    /// upload error.
+    #[serde(default)]
+    pub upload: Option<serde_json::Value>,
 }
 
 impl ServerMessage {
@@ -228,6 +297,33 @@ mod tests {
             r##"{"patches":[{"target":"#l","html":"<li>1</li>","append":true},{"target":"#x","remove":true}],"ref":4}"##
         );
         assert_eq!(ServerFrame::Ack { reference: 7 }.to_json(), r#"{"ref":7}"#);
+        assert_eq!(
+            ServerFrame::UploadStatus {
+                id: 3,
+                status: Some("ready"),
+                received: None
+            }
+            .to_json(),
+            r#"{"upload":{"id":3,"status":"ready"}}"#
+        );
+        assert_eq!(
+            ServerFrame::UploadStatus {
+                id: 3,
+                status: None,
+                received: Some(10)
+            }
+            .to_json(),
+            r#"{"upload":{"id":3,"received":10}}"#
+        );
+        assert_eq!(
+            ServerFrame::UploadError {
+                message: "too big",
+                code: ErrorCode::UploadRejected,
+                upload: 3
+            }
+            .to_json(),
+            r#"{"error":"too big","code":"upload_rejected","upload":3}"#
+        );
         assert_eq!(
             ServerFrame::Error {
                 message: "unknown function 'x'",

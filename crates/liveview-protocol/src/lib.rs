@@ -30,7 +30,7 @@ mod frame;
 mod patch;
 
 pub use case::{snake_case, snake_case_keys};
-pub use event::{DecodeError, Event, MAX_FUNCTION_NAME_LEN};
+pub use event::{ClientMessage, DecodeError, Event, MAX_FUNCTION_NAME_LEN, UploadRequest};
 pub use frame::{ErrorCode, ServerFrame, ServerMessage};
 pub use patch::Patch;
 

@@ -14,6 +14,7 @@ use crate::channels::Channels;
 use crate::error::{SendError, TemplateError};
 use crate::layer::{ConnId, Frame, Mailbox};
 use crate::server::App;
+use crate::upload::{UploadProgress, UploadedFile};
 
 /// The context of an event: which connection sent it, and what a handler can
 /// do about that connection and the others.
@@ -50,6 +51,10 @@ pub(crate) struct Connection {
     /// Per-connection typed state; a `Vec` because connections hold few
     /// types and an empty `Vec` costs no allocation.
     state: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
+    /// Files claimed by the event being handled, until `Uploads` takes them.
+    pub(crate) files: Mutex<Vec<UploadedFile>>,
+    /// Progress of the connection's open uploads.
+    pub(crate) upload_progress: Mutex<Vec<UploadProgress>>,
 }
 
 impl Connection {
@@ -60,6 +65,8 @@ impl Connection {
             request,
             mailbox,
             state: Mutex::new(Vec::new()),
+            files: Mutex::new(Vec::new()),
+            upload_progress: Mutex::new(Vec::new()),
         }
     }
 }
@@ -180,6 +187,39 @@ impl Ctx {
     /// fails to render.
     pub fn render<S: Serialize>(&self, name: &str, context: S) -> Result<String, TemplateError> {
         self.app.templates.render(name, context)
+    }
+
+    /// How far this connection's open uploads have come.
+    pub fn upload_progress(&self) -> Vec<UploadProgress> {
+        self.conn
+            .upload_progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn uploaded_files_slot(&self) -> std::sync::MutexGuard<'_, Vec<UploadedFile>> {
+        self.conn
+            .files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn upload_progress_slot(&self) -> std::sync::MutexGuard<'_, Vec<UploadProgress>> {
+        self.conn
+            .upload_progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn take_uploaded_files(&self) -> Vec<UploadedFile> {
+        std::mem::take(
+            &mut *self
+                .conn
+                .files
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Application state given to the builder with `.state(..)`.

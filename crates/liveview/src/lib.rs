@@ -59,6 +59,7 @@ mod reply;
 mod server;
 mod socket;
 mod templates;
+mod upload;
 
 pub use channels::Channels;
 pub use client::{script_tag, script_url};
@@ -72,6 +73,7 @@ pub use limits::Limits;
 pub use reply::{IntoReply, Reply};
 pub use server::{LiveView, LiveViewBuilder};
 pub use templates::{Templates, TemplatesBuilder, new_room_id};
+pub use upload::{MAX_CHUNK_BYTES, UploadConfig, UploadProgress, UploadedFile, Uploads};
 
 pub use liveview_macros::handler;
 pub use liveview_protocol::{self as protocol, ErrorCode, Event, Patch};

@@ -26,6 +26,7 @@ use crate::layer::{ChannelLayer, InMemoryLayer};
 use crate::limits::Limits;
 use crate::socket;
 use crate::templates::{EnvSetup, Templates};
+use crate::upload::UploadConfig;
 
 /// A hook that sees every event before its handler and may refuse it.
 pub(crate) type BeforeHook = Arc<dyn Fn(&Ctx, &Event) -> Result<(), Error> + Send + Sync>;
@@ -43,6 +44,7 @@ pub(crate) struct App {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) connections: AtomicUsize,
     pub(crate) drained: Notify,
+    pub(crate) uploads: HashMap<Box<str>, UploadConfig>,
 }
 
 /// Which `Origin`s may open a WebSocket.
@@ -238,6 +240,7 @@ pub struct LiveViewBuilder {
     debug: bool,
     origins: Result<OriginPolicy, BuildError>,
     before: Vec<BeforeHook>,
+    uploads: HashMap<Box<str>, UploadConfig>,
 }
 
 impl Default for LiveViewBuilder {
@@ -253,6 +256,7 @@ impl Default for LiveViewBuilder {
             debug: cfg!(debug_assertions),
             origins: Ok(OriginPolicy::SameHost),
             before: Vec::new(),
+            uploads: HashMap::new(),
         }
     }
 }
@@ -383,6 +387,16 @@ impl LiveViewBuilder {
         self
     }
 
+    /// Lets the handler `function` receive files uploaded over the socket,
+    /// within these limits (see `docs/uploads.md`). Functions without an
+    /// `UploadConfig` refuse files.
+    #[must_use]
+    pub fn uploads(mut self, function: impl Into<String>, config: UploadConfig) -> Self {
+        self.uploads
+            .insert(function.into().into_boxed_str(), config);
+        self
+    }
+
     /// Builds the `LiveView`.
     ///
     /// # Errors
@@ -438,6 +452,7 @@ impl LiveViewBuilder {
                 shutdown,
                 connections: AtomicUsize::new(0),
                 drained: Notify::new(),
+                uploads: self.uploads,
             }),
         })
     }

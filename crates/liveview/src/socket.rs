@@ -16,7 +16,9 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{FutureExt, SinkExt};
 use http::request::Parts;
-use liveview_protocol::{BROADCAST_GROUP, ErrorCode, Event, Patch, ServerFrame};
+use liveview_protocol::{
+    BROADCAST_GROUP, ClientMessage, ErrorCode, Patch, ServerFrame, UploadRequest,
+};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::ctx::{Connection, Ctx};
@@ -24,6 +26,7 @@ use crate::handler::{BoxFuture, Failure, Outcome};
 use crate::layer::{ConnId, Mailbox, MailboxReceiver, Outgoing};
 use crate::limits::RateLimiter;
 use crate::server::{App, ConnectionGuard};
+use crate::upload::{ChunkOutcome, UploadError, UploadTable};
 
 /// RFC 6455 close codes the server uses.
 mod close {
@@ -97,6 +100,7 @@ pub(crate) async fn run(
         limiter,
         in_flight: None,
         last_seen: Instant::now(),
+        uploads: None,
     };
     let end = session.serve(outbox).await;
     if let End::Close(code, reason) = end {
@@ -114,6 +118,8 @@ struct Session {
     limiter: Option<RateLimiter>,
     in_flight: Option<InFlight>,
     last_seen: Instant,
+    /// Created on the first upload: most connections never upload.
+    uploads: Option<Box<UploadTable>>,
 }
 
 impl Session {
@@ -138,6 +144,8 @@ impl Session {
                     if self.answer(done.function, done.reference, completion).await.is_err() {
                         return End::Gone;
                     }
+                    // Files the handler did not take are deleted now.
+                    drop(self.ctx.take_uploaded_files());
                 }
                 item = outbox.recv() => match item {
                     Some(Outgoing::Frame(frame)) => {
@@ -160,14 +168,8 @@ impl Session {
                                 return end;
                             }
                         }
-                        Some(Ok(Message::Binary(_))) => {
-                            let frame = error_frame(
-                                "binary frames are not supported by this server",
-                                ErrorCode::Unsupported,
-                                None,
-                                None,
-                            );
-                            if self.write(frame).await.is_err() {
+                        Some(Ok(Message::Binary(chunk))) => {
+                            if self.on_chunk(&chunk).await.is_err() {
                                 return End::Gone;
                             }
                         }
@@ -194,8 +196,19 @@ impl Session {
 
     /// Handles one text frame; `Some` ends the connection.
     async fn on_text(&mut self, text: &str) -> Option<End> {
-        let event = match Event::from_json(text) {
-            Ok(event) => event,
+        let event = match ClientMessage::from_json(text) {
+            Ok(ClientMessage::Event(event)) => event,
+            Ok(ClientMessage::Upload(request)) => {
+                return self
+                    .on_upload_request(request)
+                    .await
+                    .err()
+                    .map(|()| End::Gone);
+            }
+            Ok(_) => {
+                let frame = error_frame("unsupported message", ErrorCode::BadEvent, None, None);
+                return self.write(frame).await.err().map(|()| End::Gone);
+            }
             Err(err) => {
                 tracing::debug!(id = %self.ctx.id(), %err, "liveview: bad frame");
                 let frame = error_frame(&err.to_string(), err.code(), None, None);
@@ -254,6 +267,28 @@ impl Session {
                 return self.write(frame).await.err().map(|()| End::Gone);
             }
         }
+        if !event.uploads.is_empty() {
+            let claimed = match self.uploads.as_mut() {
+                Some(table) => table.claim(&event),
+                None => Err(crate::extract::Rejection::invalid_data(
+                    "no finished upload on this connection",
+                )),
+            };
+            match claimed {
+                Ok(files) => *self.ctx.uploaded_files_slot() = files,
+                Err(rejection) => {
+                    let message = format!("invalid data for '{}': {rejection}", event.function);
+                    let frame = error_frame(
+                        &message,
+                        rejection.code(),
+                        Some(&event.function),
+                        event.reference,
+                    );
+                    return self.write(frame).await.err().map(|()| End::Gone);
+                }
+            }
+            self.publish_upload_progress();
+        }
         let function = event.function.as_str().into();
         let reference = event.reference;
         let future = handler.call(self.ctx.clone(), event);
@@ -264,6 +299,49 @@ impl Session {
             future,
         });
         None
+    }
+
+    async fn on_upload_request(&mut self, request: UploadRequest) -> Result<(), ()> {
+        let table = self.uploads.get_or_insert_with(Box::default);
+        let frame = match request {
+            UploadRequest::Cancel { id } => {
+                table.cancel(id);
+                upload_status(id, Some("cancelled"), None)
+            }
+            start => match table.start(start, &self.app.uploads) {
+                Ok(id) => upload_status(id, Some("ready"), None),
+                Err((id, err)) => {
+                    tracing::debug!(id = %self.ctx.id(), upload = id, error = %err.message, "liveview: upload refused");
+                    upload_error(id, &err)
+                }
+            },
+        };
+        self.publish_upload_progress();
+        self.write(frame).await
+    }
+
+    async fn on_chunk(&mut self, chunk: &[u8]) -> Result<(), ()> {
+        let table = self.uploads.get_or_insert_with(Box::default);
+        let outcome = table.chunk(chunk).await;
+        let frame = match outcome {
+            Ok((id, ChunkOutcome::Progress(received))) => upload_status(id, None, Some(received)),
+            Ok((id, ChunkOutcome::Done)) => upload_status(id, Some("done"), None),
+            Err((id, err)) => {
+                tracing::debug!(id = %self.ctx.id(), upload = id, error = %err.message, "liveview: upload failed");
+                upload_error(id, &err)
+            }
+        };
+        self.publish_upload_progress();
+        self.write(frame).await
+    }
+
+    fn publish_upload_progress(&self) {
+        let progress = self
+            .uploads
+            .as_ref()
+            .map(|t| t.progress())
+            .unwrap_or_default();
+        *self.ctx.upload_progress_slot() = progress;
     }
 
     /// Writes the answer to a finished handler.
@@ -432,6 +510,26 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 fn patch_frame(patch: &Patch, reference: Option<u64>) -> Utf8Bytes {
     ServerFrame::Patch { patch, reference }.to_json().into()
+}
+
+fn upload_status(id: u32, status: Option<&str>, received: Option<u64>) -> Utf8Bytes {
+    ServerFrame::UploadStatus {
+        id,
+        status,
+        received,
+    }
+    .to_json()
+    .into()
+}
+
+fn upload_error(id: u32, err: &UploadError) -> Utf8Bytes {
+    ServerFrame::UploadError {
+        message: &err.message,
+        code: err.code,
+        upload: id,
+    }
+    .to_json()
+    .into()
 }
 
 fn error_frame(

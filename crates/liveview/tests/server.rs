@@ -757,7 +757,7 @@ async fn before_hooks_can_refuse_events() {
 }
 
 #[tokio::test]
-async fn binary_frames_are_answered_with_unsupported() {
+async fn stray_binary_frames_are_answered_with_upload_failed() {
     use futures_util::SinkExt;
     let server = TestServer::start(builder()).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(server.url("r"))
@@ -775,7 +775,7 @@ async fn binary_frames_are_answered_with_unsupported() {
         .unwrap()
         .unwrap();
     let frame: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
-    assert_eq!(frame["code"], ErrorCode::Unsupported.as_str());
+    assert_eq!(frame["code"], ErrorCode::UploadFailed.as_str());
 }
 
 #[tokio::test]

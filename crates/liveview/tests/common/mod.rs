@@ -125,6 +125,20 @@ impl Client {
             .expect("send");
     }
 
+    /// Sends a binary frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::binary(bytes)).await.expect("send");
+    }
+
+    /// Sends an upload chunk: id and offset header, then the data.
+    pub async fn send_chunk(&mut self, id: u32, offset: u64, data: &[u8]) {
+        let mut frame = Vec::with_capacity(12 + data.len());
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(&offset.to_be_bytes());
+        frame.extend_from_slice(data);
+        self.send_binary(frame).await;
+    }
+
     /// Sends an event `{"function", "data", "form", "ref"}`; returns its ref.
     pub async fn event(
         &mut self,
