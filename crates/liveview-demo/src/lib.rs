@@ -1,0 +1,224 @@
+//! The demo gallery: every case of the article "From htmx to Django
+//! LiveView", live, on a real SQLite database.
+//!
+//! [`build_app`] opens (and on first start seeds) the database, registers
+//! the handlers of [`handlers`], starts the task that pushes the figures of
+//! case 4, and returns the axum router that serves the pages, the stylesheet,
+//! the WebSocket and the browser client. `src/main.rs` serves it; the tests
+//! start it in-process on `127.0.0.1:0`.
+//!
+//! Each page shows, beside its live widget, the template and handler source
+//! that make it, cut from the real files (see [`source`]).
+
+pub mod db;
+pub mod handlers;
+mod pages;
+pub mod source;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use liveview::LiveView;
+
+pub use db::{Db, DbError};
+
+/// How to build the demo.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The SQLite file (created, with its tables and articles, when missing).
+    pub db_path: PathBuf,
+    /// The templates directory (default: this crate's `templates/`).
+    pub templates_dir: PathBuf,
+    /// How often the figures of case 4 are pushed (default 2 s).
+    pub stats_interval: Duration,
+    /// Debug mode: templates reload when edited, and error frames carry
+    /// details (default: on in debug builds).
+    pub debug: bool,
+    /// Counters of the events handled; clone it before [`build_app`] to
+    /// read them from outside (tests do).
+    pub metrics: Metrics,
+}
+
+impl Config {
+    /// The defaults, with this database file.
+    pub fn new(db_path: impl Into<PathBuf>) -> Self {
+        Config {
+            db_path: db_path.into(),
+            templates_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")),
+            stats_interval: Duration::from_secs(2),
+            debug: cfg!(debug_assertions),
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+/// Counts the events that reached a handler, by handler name.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    inner: Arc<MetricsInner>,
+}
+
+#[derive(Debug, Default)]
+struct MetricsInner {
+    total: AtomicU64,
+    by_function: Mutex<HashMap<String, u64>>,
+}
+
+impl Metrics {
+    fn record(&self, function: &str) {
+        self.inner.total.fetch_add(1, Ordering::Relaxed);
+        let mut counts = self
+            .inner
+            .by_function
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Only registered names get here (unknown ones are refused
+        // earlier), so the map stays small.
+        *counts.entry(function.to_owned()).or_default() += 1;
+    }
+
+    /// Events handled by the handler registered under `function`.
+    pub fn events(&self, function: &str) -> u64 {
+        self.inner
+            .by_function
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(function)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Events handled, all handlers together.
+    pub fn total_events(&self) -> u64 {
+        self.inner.total.load(Ordering::Relaxed)
+    }
+}
+
+/// What the handlers share, extracted with `State<AppState>`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Event counters.
+    pub metrics: Metrics,
+    /// When the server started.
+    pub started: Instant,
+}
+
+/// The sections of case 5, each with its own URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The start of case 5, at `/navigation`.
+    Home,
+    /// `/about`.
+    About,
+    /// `/contact`.
+    Contact,
+}
+
+impl Section {
+    /// The template of the section's content.
+    pub fn template(self) -> &'static str {
+        match self {
+            Section::Home => "partials/home.html",
+            Section::About => "partials/about.html",
+            Section::Contact => "partials/contact.html",
+        }
+    }
+
+    /// Its URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Section::Home => "/navigation",
+            Section::About => "/about",
+            Section::Contact => "/contact",
+        }
+    }
+
+    /// The document title while it is shown.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Home => "SPA navigation · liveview demo",
+            Section::About => "About us · liveview demo",
+            Section::Contact => "Contact · liveview demo",
+        }
+    }
+
+    /// Its name, for templates.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Home => "home",
+            Section::About => "about",
+            Section::Contact => "contact",
+        }
+    }
+}
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be opened or initialised.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The live view could not be built (for example, no templates directory).
+    #[error("cannot build the live view: {0}")]
+    Build(#[from] liveview::BuildError),
+    /// A `#[liveview::handler]` of this crate did not register.
+    #[error("handler {0:?} is not registered")]
+    MissingHandler(&'static str),
+}
+
+/// Builds the demo: opens the database, registers the handlers, starts the
+/// stats task (on the current tokio runtime) and returns the router to serve
+/// and the `LiveView` (for graceful shutdown).
+///
+/// # Errors
+/// When the database cannot be opened or the templates directory is missing.
+pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error> {
+    let db = Db::open(&config.db_path).await?;
+    let app = AppState {
+        db,
+        metrics: config.metrics.clone(),
+        started: Instant::now(),
+    };
+    let metrics = config.metrics.clone();
+    let lv = LiveView::builder()
+        .templates(&config.templates_dir)
+        .debug(config.debug)
+        .state(app.clone())
+        .template_env(|env| {
+            env.add_filter("clock", |unix: i64| {
+                stats::clock(UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0)))
+            });
+        })
+        .before_event(move |_ctx, event| {
+            metrics.record(&event.function);
+            Ok(())
+        })
+        .build()?;
+    let registered = lv.handler_names();
+    if let Some(missing) = handlers::NAMES
+        .into_iter()
+        .find(|name| !registered.contains(name))
+    {
+        return Err(Error::MissingHandler(missing));
+    }
+    stats::spawn(
+        lv.channels(),
+        lv.templates().clone(),
+        app.clone(),
+        config.stats_interval,
+    );
+    let router = pages::router(pages::Site {
+        templates: lv.templates().clone(),
+        templates_dir: config.templates_dir,
+        channels: lv.channels(),
+        app,
+    })
+    .merge(lv.router());
+    Ok((router, lv))
+}
