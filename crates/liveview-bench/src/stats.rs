@@ -298,14 +298,11 @@ impl CpuUse {
             (Some(t), Some(s)) => format!("{t:.2} s ({s:.2} s kernel)"),
             _ => "unknown".to_owned(),
         };
-        let machine = match (
-            self.machine_busy_s,
-            self.machine_idle_s,
-            self.machine_steal_s,
-        ) {
-            (Some(b), Some(i), Some(s)) => {
-                format!("; machine busy {b:.2} s, idle {i:.2} s, stolen {s:.2} s")
+        let machine = match (self.machine_busy_s, self.machine_idle_s, self.other_s) {
+            (Some(b), Some(i), Some(o)) => {
+                format!("; machine busy {b:.2} s (other processes {o:.2} s), idle {i:.2} s")
             }
+            (Some(b), Some(i), None) => format!("; machine busy {b:.2} s, idle {i:.2} s"),
             _ => String::new(),
         };
         format!(
