@@ -13,6 +13,8 @@
 
 mod hub;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ use axum::extract::ws::Utf8Bytes;
 use liveview_protocol::{Patch, ServerFrame};
 use tokio::sync::mpsc;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisConfig, RedisLayer, RedisLayerError};
 pub use hub::LocalHub;
 pub use memory::InMemoryLayer;
 
