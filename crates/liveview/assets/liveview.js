@@ -106,13 +106,15 @@ function sendFrom(el, fn, type, submitter) {
     }
   }
   if (submitter && submitter.name) put(form, submitter.name, submitter.value);
-  return send(fn, data, form, el, type);
+  const files = type === 'submit' || el.type === 'file' || SUBMIT.test(el.type) ? filesOf(f || el) : [];
+  return files.length ? uploadThenSend(el, fn, data, form, type, files) : send(fn, data, form, el, type);
 }
 
 // -- sending; while disconnected, events wait in a bounded queue
 let seq = 0, ws = null, queue = [];
-function send(fn, data, form, el, type) {
+function send(fn, data, form, el, type, uploaded) {
   const ev = { function: String(fn), data: data || {}, form: form || {}, lang: root.lang || undefined, room, ref: ++seq };
+  if (uploaded) ev.uploads = uploaded;
   let text;
   try { text = JSON.stringify(ev); } catch (err) { return warn('cannot encode event', err); }
   if (el) busy(ev.ref, el, type);
@@ -164,6 +166,7 @@ function onFrame(raw) {
   let f;
   try { f = JSON.parse(raw); } catch (err) { return warn('frame is not JSON:', String(raw).slice(0, 200)); }
   if (!f || typeof f !== 'object' || Array.isArray(f)) return warn('unexpected frame', f);
+  if (f.upload != null) return onUploadFrame(f);
   // Loading state ends first, or a restored label would undo the patches.
   const p = done(f.ref), box = p && p.form && p.form.querySelector('[data-liveview-error]');
   if (f.error != null) {
@@ -441,6 +444,150 @@ addEventListener('popstate', (e) => {
   } else if (where() !== shown) location.reload(); // an entry we know nothing of: the server renders it
 });
 
+// -- uploads over the socket (docs/uploads.md): announce each file, stream
+// it in binary chunks with at most WINDOW unacknowledged, then send the event
+// naming the finished uploads.
+const CHUNK = 65536, WINDOW = 4, uploads = new Map();
+let uploadSeq = 0;
+const filesOf = (scope) => (scope.tagName === 'INPUT' ? [scope] : Array.from(scope.elements || []))
+  .filter((x) => x.type === 'file' && x.name && !x.disabled && x.files && x.files.length);
+const inScope = (input, attr) => (input.form || doc).querySelector(`[${attr}="${CSS.escape(input.name)}"]`);
+async function uploadThenSend(el, fn, data, form, type, inputs) {
+  const ids = {}, jobs = [], own = [], mark = -++uploadSeq; // a negative ref: loading state while uploading
+  busy(mark, el, type);
+  try {
+    for (const input of inputs) {
+      uploadError(input, '');
+      const list = inScope(input, 'data-liveview-upload-list');
+      if (list) list.textContent = '';
+      input.classList.add('lv-uploading');
+      for (const file of input.files) {
+        const id = ++uploadSeq;
+        (ids[input.name] = ids[input.name] || []).push(id);
+        own.push(id);
+        jobs.push(startUpload(id, fn, input, file, list));
+      }
+    }
+    await Promise.all(jobs);
+    done(mark);
+    return send(fn, data, form, el, type, ids);
+  } catch (err) {
+    done(mark);
+    for (const id of own) cancelUpload(id, err.message);
+    const input = err.input || inputs[0];
+    uploadError(input, err.message);
+    emit('upload-error', { input, message: err.message });
+  } finally {
+    for (const input of inputs) input.classList.remove('lv-uploading');
+  }
+}
+function startUpload(id, fn, input, file, list) {
+  return new Promise((resolve, reject) => {
+    if (!ws || ws.readyState !== 1) return reject(Object.assign(new Error('not connected'), { input }));
+    let li;
+    if (list) {
+      li = doc.createElement('li');
+      li.className = 'lv-upload';
+      li.append(Object.assign(doc.createElement('span'), { textContent: file.name + ' ' }),
+        Object.assign(doc.createElement('progress'), { max: file.size || 1, value: 0 }));
+      list.append(li);
+    }
+    uploads.set(id, { id, file, input, li, socket: ws, sent: 0, acked: 0, pumping: false, resolve,
+      reject: (message) => reject(Object.assign(new Error(message), { input })) });
+    ws.send(JSON.stringify({ upload: { op: 'start', id, function: String(fn), field: input.name,
+      name: file.name, type: file.type, size: file.size } }));
+  });
+}
+async function pump(u) {
+  if (u.pumping) return;
+  u.pumping = true;
+  try {
+    while (uploads.get(u.id) === u && u.sent < u.file.size && u.sent - u.acked < WINDOW * CHUNK) {
+      const end = Math.min(u.file.size, u.sent + CHUNK), body = await u.file.slice(u.sent, end).arrayBuffer();
+      if (uploads.get(u.id) !== u || u.socket !== ws) return;
+      const frame = new Uint8Array(12 + body.byteLength), view = new DataView(frame.buffer);
+      view.setUint32(0, u.id);
+      view.setBigUint64(4, BigInt(u.sent));
+      frame.set(new Uint8Array(body), 12);
+      ws.send(frame);
+      u.sent = end;
+    }
+  } catch (err) {
+    finishUpload(u, 'cannot read ' + u.file.name + ': ' + err.message);
+  } finally {
+    u.pumping = false;
+  }
+}
+function onUploadFrame(f) {
+  const u = uploads.get(typeof f.upload === 'object' ? f.upload.id : f.upload);
+  if (!u) return;
+  if (f.error != null) return finishUpload(u, String(f.error));
+  const { status, received } = f.upload;
+  if (received != null) { u.acked = received; progress(u); }
+  if (status === 'ready') pump(u);
+  else if (status === 'done') { u.acked = u.file.size; progress(u); finishUpload(u); }
+  else if (received != null) pump(u);
+}
+function progress(u) {
+  if (u.li) u.li.lastChild.value = u.acked;
+  let total = 0, acked = 0;
+  for (const x of uploads.values()) if (x.input === u.input) { total += x.file.size; acked += x.acked; }
+  u.input.style.setProperty('--lv-upload-progress', total ? (acked / total).toFixed(3) : '1');
+}
+function finishUpload(u, error) {
+  if (uploads.get(u.id) !== u) return;
+  uploads.delete(u.id);
+  if (u.li) u.li.classList.add(error ? 'lv-upload-failed' : 'lv-upload-done');
+  if (error) u.reject(error); else u.resolve();
+}
+function cancelUpload(id, why) {
+  const u = uploads.get(id);
+  if (!u) return;
+  if (ws && ws.readyState === 1) ws.send(JSON.stringify({ upload: { op: 'cancel', id } }));
+  finishUpload(u, why || 'upload cancelled');
+}
+function abortUploads(why) {
+  for (const u of Array.from(uploads.values())) finishUpload(u, why);
+}
+function uploadError(input, message) {
+  let box = inScope(input, 'data-liveview-upload-error');
+  if (!box && message) {
+    box = input.nextElementSibling && input.nextElementSibling.classList.contains('lv-upload-error')
+      ? input.nextElementSibling : doc.createElement('p');
+    box.className = 'lv-upload-error';
+    box.setAttribute('role', 'alert');
+    input.after(box);
+  }
+  if (!box) return;
+  box.textContent = message;
+  box.hidden = !message;
+}
+// Cancel buttons and drop zones work by delegation, like actions.
+doc.addEventListener('click', (e) => {
+  const b = e.target.closest && e.target.closest('[data-liveview-upload-cancel]');
+  if (!b) return;
+  e.preventDefault();
+  const scope = formOf(b) || doc;
+  for (const u of Array.from(uploads.values())) if (scope === doc || u.input.form === scope) cancelUpload(u.id);
+});
+const dropZone = (e) => e.target.closest && e.target.closest('[data-liveview-upload-drop]');
+for (const type of ['dragenter', 'dragover']) doc.addEventListener(type, (e) => {
+  const z = dropZone(e);
+  if (z) { e.preventDefault(); z.classList.add('lv-dragover'); }
+});
+doc.addEventListener('dragleave', (e) => { const z = dropZone(e); if (z && !z.contains(e.relatedTarget)) z.classList.remove('lv-dragover'); });
+doc.addEventListener('drop', (e) => {
+  const z = dropZone(e);
+  if (!z) return;
+  e.preventDefault();
+  z.classList.remove('lv-dragover');
+  const name = z.getAttribute('data-liveview-upload-drop');
+  const input = (formOf(z) || doc).querySelector(`input[type=file][name="${CSS.escape(name)}"]`);
+  if (!input || !e.dataTransfer || !e.dataTransfer.files.length) return warn('nothing to drop into', name);
+  input.files = e.dataTransfer.files;
+  input.dispatchEvent(new Event('change', { bubbles: true }));
+});
+
 // -- connection
 let attempt = 0, retryTimer, sleepTimer, asleep = false, connected = false;
 function connect() {
@@ -459,6 +606,7 @@ function connect() {
     if (ws !== s) return; // closed by sleep()
     ws = null;
     unanswered();
+    abortUploads('the connection was lost');
     status(false);
     if (e.code === 1013) attempt = Math.max(attempt, 4); // server overloaded: back off more
     retry();

@@ -308,8 +308,9 @@ impl Session {
                 table.cancel(id);
                 upload_status(id, Some("cancelled"), None)
             }
-            start => match table.start(start, &self.app.uploads) {
-                Ok(id) => upload_status(id, Some("ready"), None),
+            start => match table.start(start, &self.app.uploads).await {
+                Ok((id, false)) => upload_status(id, Some("ready"), None),
+                Ok((id, true)) => upload_status(id, Some("done"), None),
                 Err((id, err)) => {
                     tracing::debug!(id = %self.ctx.id(), upload = id, error = %err.message, "liveview: upload refused");
                     upload_error(id, &err)

@@ -367,12 +367,13 @@ pub(crate) struct UploadTable {
 }
 
 impl UploadTable {
-    /// Handles a start; returns the id to answer `ready` for.
-    pub(crate) fn start(
+    /// Handles a start; returns the id, and whether the upload is already
+    /// complete (an empty file needs no chunk).
+    pub(crate) async fn start(
         &mut self,
         request: UploadRequest,
         configs: &HashMap<Box<str>, UploadConfig>,
-    ) -> Result<u32, (u32, UploadError)> {
+    ) -> Result<(u32, bool), (u32, UploadError)> {
         let (id, function, field, name, content_type, size) = match request {
             UploadRequest::Start {
                 id,
@@ -442,21 +443,26 @@ impl UploadTable {
         let initial = usize::try_from(size)
             .unwrap_or(usize::MAX)
             .min(config.memory_threshold);
-        self.open.insert(
-            id,
-            OpenUpload {
-                function,
-                field,
-                name,
-                content_type,
-                size,
-                received: 0,
-                memory_threshold: config.memory_threshold,
-                temp_dir: config.temp_dir.clone(),
-                sink: Sink::Memory(Vec::with_capacity(initial)),
-            },
-        );
-        Ok(id)
+        let upload = OpenUpload {
+            function,
+            field,
+            name,
+            content_type,
+            size,
+            received: 0,
+            memory_threshold: config.memory_threshold,
+            temp_dir: config.temp_dir.clone(),
+            sink: Sink::Memory(Vec::with_capacity(initial)),
+        };
+        if size == 0 {
+            let function = upload.function.clone();
+            let file = upload.finish().await.map_err(|err| (id, err))?;
+            self.finished.insert(id, file);
+            self.finished_function.insert(id, function);
+            return Ok((id, true));
+        }
+        self.open.insert(id, upload);
+        Ok((id, false))
     }
 
     /// Drops an upload (open or finished); true when there was one.
@@ -681,18 +687,18 @@ mod tests {
             std::env::temp_dir().join(format!("lv-upload-test-{}", uuid::Uuid::new_v4().simple()));
         let configs = configs(UploadConfig::default().memory_threshold(8).temp_dir(&dir));
         let mut table = UploadTable::default();
-        table.start(start(1, 4), &configs).unwrap();
+        table.start(start(1, 4), &configs).await.unwrap();
         assert!(matches!(
             table.chunk(&chunk(1, 0, b"abcd")).await,
             Ok((1, ChunkOutcome::Done))
         ));
-        table.start(start(2, 12), &configs).unwrap();
+        table.start(start(2, 12), &configs).await.unwrap();
         assert!(matches!(
             table.chunk(&chunk(2, 0, b"0123456")).await,
             Ok((2, ChunkOutcome::Progress(7)))
         ));
         assert!(matches!(
-            table.chunk(&chunk(2, 7, b"89abc")).await,
+            table.chunk(&chunk(2, 7, b"789ab")).await,
             Ok((2, ChunkOutcome::Done))
         ));
         let event = Event::from_json(r#"{"function":"up","uploads":{"file":[1,2]}}"#).unwrap();
@@ -700,10 +706,7 @@ mod tests {
         assert_eq!(files[0].bytes().await.unwrap(), Bytes::from_static(b"abcd"));
         assert!(files[0].path().is_none());
         let path = files[1].path().unwrap().to_owned();
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            b"0123456789abc"[..12].to_vec()
-        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123456789ab".to_vec());
         drop(files);
         assert!(!path.exists(), "temporary file removed on drop");
         let _ = std::fs::remove_dir_all(&dir);
@@ -725,7 +728,7 @@ mod tests {
             "unknown upload"
         );
         assert!(table.chunk(b"short").await.is_err(), "no header");
-        table.start(start(1, 10), &configs).unwrap();
+        table.start(start(1, 10), &configs).await.unwrap();
         table.chunk(&chunk(1, 0, b"abc")).await.unwrap();
         let err = table.chunk(&chunk(1, 5, b"x")).await.err().unwrap();
         assert_eq!(err.1.code, ErrorCode::UploadFailed);
@@ -733,7 +736,7 @@ mod tests {
             table.open.is_empty(),
             "an out-of-order chunk drops the upload"
         );
-        table.start(start(2, 2), &configs).unwrap();
+        table.start(start(2, 2), &configs).await.unwrap();
         assert!(
             table.chunk(&chunk(2, 0, b"abc")).await.is_err(),
             "past the announced size"
@@ -744,15 +747,23 @@ mod tests {
             "no temp file left"
         );
         // Limits at start.
-        assert!(table.start(start(3, 11 * 1024 * 1024), &configs).is_err());
+        assert!(
+            table
+                .start(start(3, 11 * 1024 * 1024), &configs)
+                .await
+                .is_err()
+        );
         let mut other = start(4, 1);
         if let UploadRequest::Start { function, .. } = &mut other {
             *function = "nope".into();
         }
-        assert!(table.start(other, &configs).is_err());
-        table.start(start(5, 1), &configs).unwrap();
-        table.start(start(6, 1), &configs).unwrap();
-        assert!(table.start(start(7, 1), &configs).is_err(), "max files");
+        assert!(table.start(other, &configs).await.is_err());
+        table.start(start(5, 1), &configs).await.unwrap();
+        table.start(start(6, 1), &configs).await.unwrap();
+        assert!(
+            table.start(start(7, 1), &configs).await.is_err(),
+            "max files"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
