@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use liveview::{Ctx, Data, Error, Form, Patch, Reply, Result, State, context};
+use liveview::{
+    Ctx, Data, Error, Form, Patch, Reply, Result, State, UploadConfig, Uploads, context,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -339,8 +341,122 @@ async fn join_chat(ctx: Ctx, State(app): State<AppState>, Data(seen): Data<Seen>
 }
 // endregion
 
+// region: upload_file
+/// What the server accepts for `upload_file`: it checks these limits itself
+/// (the input's `accept` is only a hint to the browser).
+pub fn upload_config() -> UploadConfig {
+    UploadConfig::default()
+        .max_file_size(MAX_UPLOAD_BYTES)
+        .max_files(3)
+        .accept(["image/*", "text/*", ".txt", ".md", ".csv", ".json", ".pdf"])
+}
+
+/// What the page shows of a received file.
+#[derive(Serialize)]
+struct Received {
+    name: String,
+    content_type: String,
+    size: String,
+    on_disk: bool,
+    summary: String,
+    /// A `data:` URL to preview images.
+    preview: Option<String>,
+}
+
+#[liveview::handler("upload_file")]
+async fn upload_file(ctx: Ctx, files: Uploads) -> Result<Patch> {
+    let mut received = Vec::new();
+    for file in files.iter() {
+        // Small files are in memory; larger ones in a temporary file that
+        // is deleted when `files` is dropped, after this handler.
+        let bytes = file.bytes().await?;
+        let image = file.content_type().starts_with("image/") && bytes.len() <= MAX_PREVIEW_BYTES;
+        received.push(Received {
+            name: file.name().to_owned(),
+            content_type: file.content_type().to_owned(),
+            size: human_size(file.size()),
+            on_disk: file.path().is_some(),
+            summary: describe(&bytes),
+            preview: image
+                .then(|| format!("data:{};base64,{}", file.content_type(), base64(&bytes))),
+        });
+    }
+    let html = ctx.render(
+        "partials/upload_result.html",
+        context! { files => received },
+    )?;
+    Ok(Patch::html("#result", html))
+}
+// endregion
+
+/// Largest accepted upload.
+pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024;
+/// Largest image previewed inline.
+const MAX_PREVIEW_BYTES: usize = 1024 * 1024;
+
+/// A line about the content: the size of a PNG, the lines of a text.
+fn describe(bytes: &[u8]) -> String {
+    if let Some(ihdr) = bytes.strip_prefix(b"\x89PNG\r\n\x1a\n")
+        && let (Some(w), Some(h)) = (ihdr.get(8..12), ihdr.get(12..16))
+    {
+        let dim = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        return format!("PNG image, {} × {} pixels", dim(w), dim(h));
+    }
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        return "JPEG image".to_owned();
+    }
+    if bytes.starts_with(b"GIF8") {
+        return "GIF image".to_owned();
+    }
+    if bytes.starts_with(b"%PDF-") {
+        return "PDF document".to_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let lines = text.lines().count();
+            let first: String = text.lines().next().unwrap_or("").chars().take(80).collect();
+            format!(
+                "text, {lines} line{}: “{first}”",
+                if lines == 1 { "" } else { "s" }
+            )
+        }
+        Err(_) => "binary data".to_owned(),
+    }
+}
+
+/// `512 bytes`, `12.3 KiB`, `4.0 MiB`.
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+/// Standard base64 with padding (for `data:` URLs).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> shift & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The names of every handler above (the build checks they all registered).
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "update_content",
     "validate_form",
     "validate_signup",
@@ -350,6 +466,7 @@ pub const NAMES: [&str; 9] = [
     "load_contact",
     "add_message",
     "join_chat",
+    "upload_file",
 ];
 
 #[cfg(test)]
@@ -398,6 +515,22 @@ mod tests {
             ..old
         };
         assert!(check_signup(&typo).unwrap_err()["age"].contains("whole number"));
+    }
+
+    #[test]
+    fn base64_and_descriptions() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(describe(b"hello\nworld\n"), "text, 2 lines: “hello”");
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        png.extend_from_slice(&[0, 0, 2, 128, 0, 0, 1, 224]);
+        assert_eq!(describe(&png), "PNG image, 640 × 480 pixels");
+        assert_eq!(describe(&[0, 159, 146, 150]), "binary data");
+        assert_eq!(human_size(25), "25 bytes");
+        assert_eq!(human_size(12_595), "12.3 KiB");
+        assert_eq!(human_size(5 * 1_048_576), "5.0 MiB");
     }
 
     #[test]

@@ -190,7 +190,10 @@ pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error
         .templates(&config.templates_dir)
         .debug(config.debug)
         .state(app.clone())
+        .uploads("upload_file", handlers::upload_config())
         .template_env(|env| {
+            env.set_trim_blocks(true);
+            env.set_lstrip_blocks(true);
             env.add_filter("clock", |unix: i64| {
                 stats::clock(UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0)))
             });

@@ -12,7 +12,7 @@ use axum::routing::get;
 use liveview::{Channels, Templates, context};
 use serde::Serialize;
 
-use crate::handlers::{MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
+use crate::handlers::{MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_UPLOAD_BYTES};
 use crate::{AppState, Section, source};
 
 /// What the page handlers share.
@@ -145,10 +145,10 @@ const CASES: [Case; 7] = [
         path: "/upload",
         short: "Upload",
         title: "File upload",
-        summary: "Uploads over the socket are not in liveview yet. This page says so rather than pretend.",
+        summary: "Files travel over the same WebSocket in 64 KiB binary chunks, then the event names them; the handler gets each file's name, type, size and content, checked against limits the server enforces.",
         template: "upload.html",
-        partials: &[],
-        code: &[],
+        partials: &["partials/upload_result.html"],
+        code: &[("src/handlers.rs", "upload_file")],
         htmx: r##"<form hx-post="/upload" hx-encoding="multipart/form-data"
       hx-target="#result">
     <input type="file" name="file">
@@ -288,6 +288,7 @@ async fn render_page(site: &Site, page: Page) -> Result<String, Box<dyn std::err
             last_id,
             max_message_chars => MAX_MESSAGE_CHARS,
             max_name_chars => MAX_NAME_CHARS,
+            max_upload_mib => MAX_UPLOAD_BYTES / (1024 * 1024),
             author => "",
         },
     )?;

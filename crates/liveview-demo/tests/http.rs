@@ -1,0 +1,388 @@
+//! The demo over plain HTTP and a raw WebSocket: every page renders, deep
+//! links work, bad input is answered, data survives a restart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+use futures_util::{SinkExt, StreamExt};
+use liveview_demo::Db;
+use liveview_demo::db::SEEDED_ARTICLES;
+use serde_json::{Value, json};
+use support::Demo;
+use tokio_tungstenite::tungstenite::Message;
+
+const PAGES: [(&str, &str); 10] = [
+    ("/", "From htmx to live views"),
+    ("/click", "Update content with a click"),
+    ("/form", "Form validation on the server"),
+    ("/search", "Search as you type"),
+    ("/stats", "Figures pushed by the server"),
+    ("/navigation", "SPA navigation"),
+    ("/about", "About us"),
+    ("/contact", "Contact"),
+    ("/chat", "Shared state: a chat room"),
+    ("/upload", "File upload"),
+];
+
+#[tokio::test]
+async fn every_page_renders_with_the_client_and_no_external_resource() {
+    let demo = Demo::start().await;
+    for (path, text) in PAGES {
+        let (status, head, body) = demo.get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/html"),
+            "{path}"
+        );
+        assert!(body.contains(text), "{path} lacks {text:?}");
+        assert!(
+            body.contains(liveview::script_tag()),
+            "{path} lacks the client"
+        );
+        assert!(body.contains(r#"href="/static/demo.css""#), "{path}");
+        assert!(body.contains(r#"id="no-connection""#), "{path}");
+        for external in [
+            "src=\"http",
+            "href=\"http",
+            "src=\"//",
+            "href=\"//",
+            "@import",
+        ] {
+            assert!(!body.contains(external), "{path} loads something external");
+        }
+        assert!(
+            body.contains(r#"id="stats""#),
+            "{path}: every page receives the pushed stats"
+        );
+    }
+    let (status, _, body) = demo.get("/no-such-page").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("Nothing here"));
+}
+
+#[tokio::test]
+async fn case_pages_show_their_template_and_handler_source() {
+    let demo = Demo::start().await;
+    for (path, snippets) in [
+        (
+            "/click",
+            &[
+                "data-liveview-function=&quot;update_content&quot;",
+                "#[liveview::handler(&quot;update_content&quot;)]",
+            ][..],
+        ),
+        (
+            "/search",
+            &["data-liveview-debounce=&quot;500&quot;", "async fn search("],
+        ),
+        (
+            "/stats",
+            &["channels.broadcast(Patch::html(&quot;#stats&quot;, html))"],
+        ),
+        ("/navigation", &[".with_url(section.path())", "load_about"]),
+        (
+            "/chat",
+            &["async fn add_message(", "ctx.group_send(CHAT_GROUP"],
+        ),
+        (
+            "/upload",
+            &["async fn upload_file(", "data-liveview-upload-list"],
+        ),
+    ] {
+        let (_, _, body) = demo.get(path).await;
+        for snippet in snippets {
+            assert!(body.contains(snippet), "{path} does not show {snippet:?}");
+        }
+        assert!(!body.contains("// region:"), "{path} shows region markers");
+    }
+}
+
+#[tokio::test]
+async fn deep_links_render_the_section_over_http() {
+    let demo = Demo::start().await;
+    let (_, _, about) = demo.get("/about").await;
+    assert!(about.contains("<title>About us · liveview demo</title>"));
+    assert!(about.contains("section-about"));
+    assert!(about.contains("liveview is a Rust framework"));
+    assert!(about.contains(r#"<a href="/about" aria-current="page""#));
+    let (_, _, contact) = demo.get("/contact").await;
+    assert!(contact.contains("<title>Contact · liveview demo</title>"));
+    assert!(contact.contains("section-contact"));
+    let (_, _, start) = demo.get("/navigation").await;
+    assert!(start.contains("section-home"));
+}
+
+#[tokio::test]
+async fn stylesheet_is_served() {
+    let demo = Demo::start().await;
+    let (status, head, body) = demo.get("/static/demo.css").await;
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("content-type: text/css"));
+    assert!(body.contains(".lv-busy"));
+    assert!(body.contains("#no-connection") || body.contains(".banner"));
+}
+
+#[tokio::test]
+async fn chat_history_is_rendered_escaped_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.sqlite3");
+    {
+        let demo = Demo::start_on(&path).await;
+        let db = Db::open(&demo.db_path).await.unwrap();
+        db.add_message("Ada", "<script>alert(1)</script>")
+            .await
+            .unwrap();
+        let (_, _, body) = demo.get("/chat").await;
+        assert!(body.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+        assert!(!body.contains("<script>alert(1)"));
+    }
+    let again = Demo::start_on(&path).await;
+    let (_, _, body) = again.get("/chat").await;
+    assert!(
+        body.contains("&lt;script&gt;alert(1)"),
+        "history survives a restart"
+    );
+    let db = Db::open(&path).await.unwrap();
+    assert_eq!(
+        db.article_count().await.unwrap(),
+        SEEDED_ARTICLES as u64,
+        "seeded once"
+    );
+}
+
+/// A protocol-version-1 WebSocket client.
+struct Socket {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_ref: u64,
+}
+
+impl Socket {
+    async fn open(demo: &Demo) -> Socket {
+        let url = format!(
+            "ws://{}/ws/liveview/{}/?v=1",
+            demo.addr,
+            liveview::new_room_id()
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        Socket { ws, next_ref: 0 }
+    }
+
+    async fn send(&mut self, value: Value) {
+        self.ws
+            .send(Message::text(value.to_string()))
+            .await
+            .unwrap();
+    }
+
+    async fn event(&mut self, function: &str, data: Value, form: Value) -> u64 {
+        self.next_ref += 1;
+        let r = self.next_ref;
+        self.send(json!({"function": function, "data": data, "form": form, "ref": r}))
+            .await;
+        r
+    }
+
+    /// The next text frame that is not a pushed stats patch.
+    async fn recv(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("open")
+                .expect("frame");
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["target"] != "#stats" {
+                    return value;
+                }
+            }
+        }
+    }
+
+    /// The answer to event `r`: its patches (one frame or a batch), or the error.
+    async fn answer(&mut self, r: u64) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["ref"] == r {
+                return frame;
+            }
+        }
+    }
+}
+
+fn html_of(frame: &Value, target: &str) -> String {
+    let patches = frame["patches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![frame.clone()]);
+    patches
+        .iter()
+        .find(|p| p["target"] == target)
+        .and_then(|p| p["html"].as_str())
+        .unwrap_or_else(|| panic!("no patch of {target} in {frame}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn search_handles_empty_wildcards_and_html() {
+    let demo = Demo::start().await;
+    let mut s = Socket::open(&demo).await;
+    let r = s.event("search", json!({}), json!({"query": "  "})).await;
+    assert!(html_of(&s.answer(r).await, "#results").contains("Type to search"));
+    let r = s
+        .event("search", json!({}), json!({"query": "sqlite"}))
+        .await;
+    let html = html_of(&s.answer(r).await, "#results");
+    assert_eq!(html.matches("<li>").count(), 5, "top 5: {html}");
+    assert!(html.contains("120 titles contain"), "{html}");
+    assert!(html.contains("<mark>SQLite</mark>"));
+    let r = s.event("search", json!({}), json!({"query": "100%"})).await;
+    assert!(html_of(&s.answer(r).await, "#results").contains("No article title contains “100%”"));
+    let r = s.event("search", json!({}), json!({"query": "<b>x"})).await;
+    let html = html_of(&s.answer(r).await, "#results");
+    assert!(
+        html.contains("&lt;b&gt;x") && !html.contains("<b>"),
+        "{html}"
+    );
+    let r = s
+        .event("search", json!({}), json!({"query": "x".repeat(5000)}))
+        .await;
+    assert!(html_of(&s.answer(r).await, "#results").contains("No article"));
+    assert_eq!(demo.metrics.events("search"), 5);
+}
+
+#[tokio::test]
+async fn chat_rejects_empty_and_oversized_messages_and_escapes_html() {
+    let demo = Demo::start().await;
+    let mut s = Socket::open(&demo).await;
+    let r = s.event("join_chat", json!({"after": "0"}), json!({})).await;
+    assert!(html_of(&s.answer(r).await, "#chat-presence").contains("Live"));
+
+    let r = s
+        .event(
+            "add_message",
+            json!({}),
+            json!({"author": "Ada", "message": "   "}),
+        )
+        .await;
+    let error = s.answer(r).await;
+    assert_eq!(error["code"], "handler_error");
+    assert_eq!(error["error"], "Write a message before sending it.");
+
+    let r = s
+        .event(
+            "add_message",
+            json!({}),
+            json!({"author": "Ada", "message": "x".repeat(10_000)}),
+        )
+        .await;
+    assert_eq!(
+        s.answer(r).await["error"],
+        "This message is 10000 characters long; the limit is 500."
+    );
+    let r = s
+        .event(
+            "add_message",
+            json!({}),
+            json!({"author": "A".repeat(41), "message": "hi"}),
+        )
+        .await;
+    assert_eq!(
+        s.answer(r).await["error"],
+        "Names are limited to 40 characters."
+    );
+
+    let r = s
+        .event(
+            "add_message",
+            json!({}),
+            json!({"author": "", "message": "<img src=x onerror=alert(1)>"}),
+        )
+        .await;
+    // The room's append reaches this connection before the answer.
+    let pushed = s.recv().await;
+    assert_eq!(pushed["target"], "#messages");
+    assert_eq!(pushed["append"], true);
+    let html = pushed["html"].as_str().unwrap();
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("Anonymous"));
+    let answer = s.answer(r).await;
+    assert!(html_of(&answer, "#chat-form").contains(r#"id="chat-message""#));
+
+    let db = Db::open(&demo.db_path).await.unwrap();
+    assert_eq!(
+        db.message_count().await.unwrap(),
+        1,
+        "rejected messages are not stored"
+    );
+}
+
+#[tokio::test]
+async fn a_file_uploaded_over_the_socket_reaches_the_upload_handler() {
+    let demo = Demo::start().await;
+    let mut s = Socket::open(&demo).await;
+    let content = b"hello upload\nsecond line\n";
+    s.send(
+        json!({"upload": {"op": "start", "id": 1, "function": "upload_file", "field": "file",
+                              "name": "notes.txt", "type": "text/plain", "size": content.len()}}),
+    )
+    .await;
+    assert_eq!(
+        s.recv().await,
+        json!({"upload": {"id": 1, "status": "ready"}})
+    );
+    let mut chunk = 1u32.to_be_bytes().to_vec();
+    chunk.extend_from_slice(&0u64.to_be_bytes());
+    chunk.extend_from_slice(content);
+    s.ws.send(Message::binary(chunk)).await.unwrap();
+    assert_eq!(
+        s.recv().await,
+        json!({"upload": {"id": 1, "status": "done"}})
+    );
+    s.send(json!({"function": "upload_file", "form": {}, "uploads": {"file": [1]}, "ref": 9}))
+        .await;
+    let html = html_of(&s.answer(9).await, "#result");
+    assert!(html.contains("notes.txt"), "{html}");
+    assert!(html.contains("25 bytes · text&#x2f;plain"), "{html}");
+    assert!(html.contains("text, 2 lines: “hello upload”"), "{html}");
+
+    // The server enforces the accepted types.
+    s.send(
+        json!({"upload": {"op": "start", "id": 2, "function": "upload_file", "field": "file",
+                              "name": "tool.exe", "type": "application/octet-stream", "size": 10}}),
+    )
+    .await;
+    let refused = s.recv().await;
+    assert_eq!(refused["code"], "upload_rejected", "{refused}");
+
+    // An event without files is answered, not failed.
+    let r = s.event("upload_file", json!({}), json!({})).await;
+    assert!(html_of(&s.answer(r).await, "#result").contains("No file reached the server"));
+}
+
+#[tokio::test]
+async fn every_handler_of_the_article_is_registered() {
+    let demo = Demo::start().await;
+    let names = demo.lv.handler_names();
+    for name in [
+        "update_content",
+        "validate_form",
+        "search",
+        "load_about",
+        "load_contact",
+        "add_message",
+        "validate_signup",
+        "upload_file",
+    ] {
+        assert!(names.contains(&name), "{name} is missing from {names:?}");
+    }
+}
