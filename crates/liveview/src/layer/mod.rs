@@ -14,7 +14,7 @@
 mod hub;
 mod memory;
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 
 use std::fmt;
 use std::sync::Arc;

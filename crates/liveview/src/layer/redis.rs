@@ -238,6 +238,12 @@ pub(crate) struct Shared {
     pub(crate) config: RedisConfig,
 }
 
+impl Shared {
+    pub(crate) fn config_op_timeout(&self) -> Duration {
+        self.config.op_timeout
+    }
+}
+
 /// Key and channel names.
 pub(crate) struct Names {
     /// `{prefix}:`, for keys.
@@ -281,7 +287,6 @@ struct Outbound {
 }
 
 /// A request to the subscriber task.
-#[allow(dead_code)] // TEMP: Presence arrives with the presence module
 enum Control {
     /// Group membership changed on this node: subscribe or unsubscribe as
     /// the hub now says; answer once done.
@@ -373,7 +378,6 @@ impl RedisLayer {
         }
     }
 
-    #[allow(dead_code)] // TEMP
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.handle.shared
     }
@@ -407,7 +411,6 @@ impl RedisLayer {
 
     /// Installs the presence hook and subscribes to the presence channel.
     /// Only one presence per layer: a second call returns false.
-    #[allow(dead_code)] // TEMP
     pub(crate) fn set_presence(&self, hook: Arc<dyn PresenceHook>) -> bool {
         let shared = &self.handle.shared;
         if shared.presence.set(hook).is_err() {
