@@ -23,7 +23,12 @@ struct Args {
 
     /// The SQLite database file; created, with its tables and a few thousand
     /// articles, on first start.
-    #[arg(long, env = "LIVEVIEW_DB", default_value = "liveview-demo.sqlite3")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "LIVEVIEW_DB",
+        default_value = "liveview-demo.sqlite3"
+    )]
     db: PathBuf,
 }
 

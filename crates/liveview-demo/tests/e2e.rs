@@ -177,9 +177,18 @@ async fn stats_are_pushed_to_every_page_without_polling() {
     let demo = Demo::start().await;
     Browser::run("demo_case4_stats", |page| async move {
         page.goto(&demo.url("/stats")).await;
-        assert_eq!(eval_str(&page, "return document.querySelector('#stats dl').dataset.tick").await, "0");
-        // The page never sends anything; the server pushes.
-        page.wait_until("return Number(document.querySelector('#stats dl').dataset.tick) >= 1").await;
+        // The page never sends anything; the server pushes, every 2 s.
+        let tick = |page: Page| async move {
+            eval_str(&page, "return document.querySelector('#stats dl').dataset.tick")
+                .await
+                .parse::<u64>()
+                .unwrap()
+        };
+        let first = tick(page.clone()).await;
+        page.wait_until(&format!(
+            "return Number(document.querySelector('#stats dl').dataset.tick) > {first}"
+        ))
+        .await;
         page.wait_for_text("[data-stat=clients]", "1").await;
         assert_eq!(page.text("[data-stat=articles]").await, "3600");
         assert_eq!(demo.metrics.total_events(), 0, "no event, no polling");
@@ -336,29 +345,49 @@ async fn chat_messages_reach_the_other_browser_are_stored_and_bad_input_is_refus
     .await;
 }
 
+/// A valid 1×1 PNG.
+const PNG: [u8; 70] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f,
+    0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47, 0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
 #[tokio::test]
-async fn upload_page_sends_the_form_and_shows_the_answer() {
+async fn files_are_uploaded_over_the_socket_and_described() {
     let demo = Demo::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("notes.txt");
-    std::fs::write(&file, "hello upload\nsecond line\n").unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "hello upload\nsecond line\n").unwrap();
+    let dot = dir.path().join("dot.png");
+    std::fs::write(&dot, PNG).unwrap();
+    let tool = dir.path().join("tool.exe");
+    std::fs::write(&tool, [0u8; 64]).unwrap();
     Browser::run("demo_case7_upload", |page| async move {
         page.goto(&demo.url("/upload")).await;
-        page.find("#file-input[type=file][multiple]").await;
-        page.type_into("#file-input", &file.display().to_string())
-            .await;
+        let both = format!("{}\n{}", notes.display(), dot.display());
+        page.type_into("#file-input", &both).await;
         page.click("#upload-form button[type=submit]").await;
-        page.wait_until("return document.querySelector('#result').textContent.trim() !== ''")
+        page.wait_for_text("#result", "notes.txt").await;
+        page.wait_for_text("#result", "25 bytes · text/plain").await;
+        page.wait_for_text("#result", "text, 2 lines: “hello upload”").await;
+        page.wait_for_text("#result", "PNG image, 1 × 1 pixels").await;
+        // The preview is the image itself, decoded by the browser.
+        page.wait_until("const i = document.querySelector('#result img'); return !!i && i.complete && i.naturalWidth === 1;")
             .await;
-        let result = page.text("#result").await;
-        // With a client that streams files, the file's details come back;
-        // with one that does not yet, the server says it got none.
-        assert!(
-            (result.contains("notes.txt") && result.contains("2 lines"))
-                || result.contains("No file reached the server"),
-            "{result}"
-        );
+        // Each file got its progress line.
+        assert_eq!(page.eval("return document.querySelectorAll('[data-liveview-upload-list=file] progress').length").await, 2);
         assert_eq!(demo.metrics.events("upload_file"), 1);
+
+        // A type the server does not accept is refused next to the input.
+        page.clear("#file-input").await;
+        page.type_into("#file-input", &tool.display().to_string()).await;
+        page.click("#upload-form button[type=submit]").await;
+        page.wait_until("return document.querySelector('[data-liveview-upload-error=file]').textContent.trim() !== ''")
+            .await;
+        assert_eq!(demo.metrics.events("upload_file"), 1, "no event for a refused file");
+        page.wait_for_text("#result", "notes.txt").await;
     })
     .await;
 }
