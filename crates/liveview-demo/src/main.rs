@@ -69,3 +69,45 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn flags_and_defaults() {
+        Args::command().debug_assert();
+        let defaults = Args::try_parse_from(["liveview-demo"]);
+        let args = Args::try_parse_from([
+            "liveview-demo",
+            "--host",
+            "::1",
+            "--port",
+            "9000",
+            "--db",
+            "/tmp/x.db",
+        ]);
+        match (defaults, args) {
+            (Ok(defaults), Ok(args)) => {
+                // The environment may set LIVEVIEW_*; only check what flags override.
+                assert!(!defaults.host.is_empty());
+                assert_eq!((args.host.as_str(), args.port), ("::1", 9000));
+                assert_eq!(args.db, PathBuf::from("/tmp/x.db"));
+            }
+            other => panic!("cannot parse: {other:?}"),
+        }
+        let help = Args::command().render_long_help().to_string();
+        for documented in [
+            "LIVEVIEW_HOST",
+            "LIVEVIEW_PORT",
+            "LIVEVIEW_DB",
+            "127.0.0.1",
+            "8000",
+            "liveview-demo.sqlite3",
+        ] {
+            assert!(help.contains(documented), "--help lacks {documented}");
+        }
+    }
+}

@@ -56,6 +56,10 @@ async fn every_page_renders_with_the_client_and_no_external_resource() {
             body.contains(r#"id="stats""#),
             "{path}: every page receives the pushed stats"
         );
+        assert!(
+            body.contains(r#"data-tick="0""#),
+            "{path}: the figures are rendered with the page"
+        );
     }
     let (status, _, body) = demo.get("/no-such-page").await;
     assert_eq!(status, 404);
