@@ -138,6 +138,14 @@ async fn search_waits_for_a_pause_and_sends_one_event() {
     Browser::run("demo_case3_search", |page| async move {
         page.goto(&demo.url("/search")).await;
         page.wait_for_text("#results", "Type to search").await;
+        // Count the frames the page sends, on the wire.
+        page.eval(
+            "const ws = window.liveview.socket, send = ws.send.bind(ws);
+             window.__sent = [];
+             ws.send = (frame) => { window.__sent.push(JSON.parse(frame).function); send(frame); };
+             return true;",
+        )
+        .await;
         // A burst of keystrokes, then a pause.
         page.type_into("#search-input", "sqlite").await;
         page.wait_for_text("#results", "120 titles contain “sqlite”").await;
@@ -156,6 +164,7 @@ async fn search_waits_for_a_pause_and_sends_one_event() {
         assert_eq!(titles, sorted);
         tokio::time::sleep(Duration::from_millis(700)).await;
         assert_eq!(metrics.events("search"), 1, "six keystrokes, one search event");
+        assert_eq!(page.eval("return window.__sent").await, serde_json::json!(["search"]));
 
         // Emptying the field is a search for nothing.
         page.type_into("#search-input", &BACKSPACE.to_string().repeat(6)).await;
