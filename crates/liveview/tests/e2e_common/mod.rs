@@ -324,12 +324,16 @@ fn page(shared: &Shared, uri: &Uri) -> Response {
 }
 
 /// A full page. A first inline script records uncaught errors and the
-/// client's warnings in `window.__errors` / `window.__warnings`.
+/// client's warnings in `window.__errors` / `window.__warnings`, counts
+/// applied frames in `window.__patched` and keeps the details of
+/// `liveview:error` events in `window.__lvErrors`.
 pub fn document(html_attrs: &str, title: &str, body: &str) -> String {
     format!(
         r#"<!DOCTYPE html><html {html_attrs}><head><meta charset="utf-8"><title>{title}</title>
 <script>
-window.__errors = []; window.__warnings = [];
+window.__errors = []; window.__warnings = []; window.__lvErrors = []; window.__patched = 0;
+document.addEventListener('liveview:patched', () => __patched++);
+document.addEventListener('liveview:error', (e) => __lvErrors.push(e.detail));
 addEventListener('error', (e) => __errors.push(String(e.message)));
 const warn = console.warn.bind(console);
 console.warn = (...a) => {{ __warnings.push(a.map(String).join(' ')); warn(...a); }};
@@ -387,4 +391,20 @@ pub mod key {
     /// Releases the modifiers held so far.
     pub const NULL: &str = "\u{E000}";
     pub const ARROW_DOWN: &str = "\u{E015}";
+}
+
+/// Sets `function`'s answer, clicks `button` (which sends it) and waits
+/// until the client applied the answering frame.
+pub async fn click_and_apply(
+    app: &App,
+    page: &Page,
+    button: &str,
+    function: &str,
+    patches: Vec<Patch>,
+) {
+    app.reply(function, patches);
+    let before = page.eval("return window.__patched").await.as_u64().unwrap();
+    page.click(button).await;
+    page.wait_until(&format!("return window.__patched > {before}"))
+        .await;
 }
