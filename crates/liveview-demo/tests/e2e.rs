@@ -299,59 +299,87 @@ async fn spa_navigation_swaps_content_updates_url_and_title_and_history_works() 
 #[tokio::test]
 async fn chat_messages_reach_the_other_browser_are_stored_and_bad_input_is_refused() {
     let demo = Demo::start().await;
-    Browser::run("demo_case6_chat", |alice| async move {
-        let (bob_browser, bob) = Browser::start().await;
-        alice.goto(&demo.url("/chat")).await;
-        bob.goto(&demo.url("/chat")).await;
-        alice.wait_for_text("#chat-presence", "Live").await;
-        bob.wait_for_text("#chat-presence", "Live").await;
-
-        alice.type_into("#chat-author", "Alice").await;
-        alice.type_into("#chat-message", "Hello from Alice").await;
-        alice.click("#chat-form button[type=submit]").await;
-        bob.wait_for_text("#messages", "Hello from Alice").await;
-        bob.wait_for_text("#messages .author", "Alice").await;
-        alice.wait_for_text("#messages", "Hello from Alice").await;
-        // The sender's field is emptied, the name kept.
-        alice.wait_until("return document.querySelector('#chat-message').value === ''").await;
-        assert_eq!(value_of(&alice, "#chat-author").await, "Alice");
-
-        // HTML is shown as text.
-        let html = "<b>bold</b> <img src=x onerror=\"window.__pwned=1\">";
-        bob.type_into("#chat-message", html).await;
-        bob.click("#chat-form button[type=submit]").await;
-        alice.wait_for_text("#messages", html).await;
-        assert_eq!(alice.eval("return document.querySelectorAll('#messages b, #messages img').length").await, 0);
-        assert_eq!(alice.eval("return window.__pwned === undefined").await, true);
-        bob.wait_for_text("#messages > :last-child .author", "Anonymous")
-            .await;
-
-        // An empty message and a 10,000-character one are refused, with a message.
-        alice.click("#chat-form button[type=submit]").await;
-        alice.wait_for_text("#chat-form [data-liveview-error]", "Write a message before sending it.").await;
-        alice
-            .eval("const i = document.querySelector('#chat-message'); i.value = 'x'.repeat(10000); return true;")
-            .await;
-        alice.click("#chat-form button[type=submit]").await;
-        alice
-            .wait_for_text("#chat-form [data-liveview-error]", "This message is 10000 characters long; the limit is 500.")
-            .await;
-        assert_eq!(value_of(&alice, "#chat-message").await.len(), 10_000, "the text is kept to shorten");
-        let db = Db::open(&demo.db_path).await.unwrap();
-        assert_eq!(db.message_count().await.unwrap(), 2);
-        assert_eq!(bob.eval("return document.querySelectorAll('#messages .message').length").await, 2);
-
-        // A reload (or a late joiner) sees the history, in order.
-        bob.goto(&demo.url("/chat")).await;
-        let bodies = bob
-            .eval("return Array.from(document.querySelectorAll('#messages .body'), b => b.textContent)")
-            .await;
-        assert_eq!(bodies, serde_json::json!(["Hello from Alice", html]));
-
-        bob.close().await;
-        bob_browser.stop().await;
+    let demo = &demo;
+    // Two browsers; each run saves its screenshot and quits its browser on failure.
+    Browser::run("demo_case6_chat_alice", |alice| async move {
+        Browser::run("demo_case6_chat_bob", |bob| chat_between(demo, alice, bob)).await;
     })
     .await;
+}
+
+async fn chat_between(demo: &Demo, alice: Page, bob: Page) {
+    alice.goto(&demo.url("/chat")).await;
+    bob.goto(&demo.url("/chat")).await;
+    alice.wait_for_text("#chat-presence", "Live").await;
+    bob.wait_for_text("#chat-presence", "Live").await;
+
+    alice.type_into("#chat-author", "Alice").await;
+    alice.type_into("#chat-message", "Hello from Alice").await;
+    alice.click("#chat-form button[type=submit]").await;
+    bob.wait_for_text("#messages", "Hello from Alice").await;
+    bob.wait_for_text("#messages .author", "Alice").await;
+    alice.wait_for_text("#messages", "Hello from Alice").await;
+    // The sender's field is emptied, the name kept.
+    alice
+        .wait_until("return document.querySelector('#chat-message').value === ''")
+        .await;
+    assert_eq!(value_of(&alice, "#chat-author").await, "Alice");
+
+    // HTML is shown as text.
+    let html = "<b>bold</b> <img src=x onerror=\"window.__pwned=1\">";
+    bob.type_into("#chat-message", html).await;
+    bob.click("#chat-form button[type=submit]").await;
+    alice.wait_for_text("#messages", html).await;
+    assert_eq!(
+        alice
+            .eval("return document.querySelectorAll('#messages b, #messages img').length")
+            .await,
+        0
+    );
+    assert_eq!(
+        alice.eval("return window.__pwned === undefined").await,
+        true
+    );
+    bob.wait_for_text("#messages > :last-child .author", "Anonymous")
+        .await;
+
+    // An empty message and a 10,000-character one are refused, with a message.
+    alice.click("#chat-form button[type=submit]").await;
+    alice
+        .wait_for_text(
+            "#chat-form [data-liveview-error]",
+            "Write a message before sending it.",
+        )
+        .await;
+    alice
+        .eval("const i = document.querySelector('#chat-message'); i.value = 'x'.repeat(10000); return true;")
+        .await;
+    alice.click("#chat-form button[type=submit]").await;
+    alice
+        .wait_for_text(
+            "#chat-form [data-liveview-error]",
+            "This message is 10000 characters long; the limit is 500.",
+        )
+        .await;
+    assert_eq!(
+        value_of(&alice, "#chat-message").await.len(),
+        10_000,
+        "the text is kept to shorten"
+    );
+    let db = Db::open(&demo.db_path).await.unwrap();
+    assert_eq!(db.message_count().await.unwrap(), 2);
+    assert_eq!(
+        bob.eval("return document.querySelectorAll('#messages .message').length")
+            .await,
+        2
+    );
+
+    // A reload (or a late joiner) sees the history, in order.
+    bob.goto(&demo.url("/chat")).await;
+    let bodies = bob
+        .eval("return Array.from(document.querySelectorAll('#messages .body'), b => b.textContent)")
+        .await;
+    assert_eq!(bodies, serde_json::json!(["Hello from Alice", html]));
 }
 
 /// A valid 1×1 PNG.
