@@ -263,6 +263,10 @@ impl Presence {
         #[cfg(feature = "redis")]
         if let Some(backend) = self.inner.redis.get() {
             if let Some(mut entries) = backend.list(topic).await {
+                // This node's own entries come from its registry, which is
+                // ahead of Redis (a leave is written after it is told).
+                entries.retain(|e| e.node != self.inner.node);
+                entries.extend(self.inner.local_entries(topic));
                 sort(&mut entries);
                 return entries;
             }

@@ -1,0 +1,146 @@
+//! The demo's "Visitors in real time" widget, as the demo wires it, across
+//! two nodes sharing one real redis-server: every page shows "You are
+//! alone" or how many people are here, updated live on both nodes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+mod redis_fixture;
+
+use std::time::Duration;
+
+use common::{Client, TestServer};
+use liveview::layer::RedisConfig;
+use liveview::{Channels, Ctx, Data, LiveView, Patch, Presence, PresenceEvent, Result, State};
+use redis_fixture::RedisServer;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+// ---- the widget, as given to the demo ----
+
+/// The presence topic and the group of the pages that show the widget.
+pub const VISITORS: &str = "visitors";
+
+/// The widget's text.
+pub fn visitors_html(count: usize) -> String {
+    match count {
+        0 | 1 => "You are alone".to_owned(),
+        n => format!("{n} people here"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Visit {
+    #[serde(default)]
+    page: String,
+}
+
+/// Sent by every page when its socket opens (`liveview:connected`).
+pub async fn visitors_join(
+    ctx: Ctx,
+    State(presence): State<Presence>,
+    Data(visit): Data<Visit>,
+) -> Result<Patch> {
+    ctx.join(VISITORS).await?;
+    presence
+        .track(&ctx, VISITORS, json!({ "page": visit.page }))
+        .await?;
+    let count = presence.list(VISITORS).await.len();
+    Ok(Patch::html("#visitors", visitors_html(count)))
+}
+
+/// Pushes the new count to every page of every node when someone arrives
+/// or leaves. Only the node where the change happened sends it (`here`),
+/// so each page gets it once.
+pub fn spawn_visitors(presence: Presence, channels: Channels) {
+    let mut events = presence.subscribe(VISITORS);
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(PresenceEvent::Resync { .. }) | Err(RecvError::Lagged(_)) => {}
+                Ok(event) if event.is_here() => {}
+                Ok(_) => continue,
+                Err(RecvError::Closed) => return,
+            }
+            let count = presence.list(VISITORS).await.len();
+            let patch = Patch::html("#visitors", visitors_html(count));
+            let _ = channels.group_send(VISITORS, patch).await;
+        }
+    });
+}
+
+// ---- the test ----
+
+async fn node(redis: &RedisServer) -> TestServer {
+    let layer = RedisConfig::new(redis.url())
+        .prefix("demo")
+        .connect()
+        .await
+        .unwrap();
+    let presence = Presence::redis(&layer).unwrap();
+    let server = TestServer::start(
+        LiveView::builder()
+            .auto_register(false)
+            .layer(layer)
+            .state(presence.clone())
+            .handler("visitors_join", visitors_join),
+    )
+    .await;
+    spawn_visitors(presence, server.lv.channels());
+    server
+}
+
+async fn open_page(server: &TestServer) -> (Client, String) {
+    let mut client = server.client(&liveview::new_room_id()).await;
+    client
+        .event("visitors_join", json!({"page": "/chat"}), json!({}))
+        .await;
+    // The answer, and maybe a push from a join event before or after it.
+    let mut texts = Vec::new();
+    loop {
+        let frame = client.recv_json().await;
+        let html = frame["html"].as_str().unwrap().to_owned();
+        let is_answer = frame.get("ref").is_some();
+        texts.push(html);
+        if is_answer {
+            break;
+        }
+    }
+    (client, texts.pop().unwrap())
+}
+
+/// Reads pushes until one says `text`.
+async fn expect_widget(client: &mut Client, text: &str) {
+    loop {
+        let frame = client.recv_json().await;
+        assert_eq!(frame["target"], "#visitors", "{frame}");
+        if frame["html"] == text {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_visitors_widget_counts_people_on_every_node() {
+    let redis = RedisServer::start();
+    let a = node(&redis).await;
+    let b = node(&redis).await;
+
+    let (mut ann, shown) = open_page(&a).await;
+    assert_eq!(shown, "You are alone");
+    let (mut bob, shown) = open_page(&b).await;
+    assert_eq!(shown, "2 people here");
+    expect_widget(&mut ann, "2 people here").await;
+    let (cid, shown) = open_page(&a).await;
+    assert_eq!(shown, "3 people here");
+    expect_widget(&mut ann, "3 people here").await;
+    expect_widget(&mut bob, "3 people here").await;
+
+    cid.close().await;
+    expect_widget(&mut ann, "2 people here").await;
+    expect_widget(&mut bob, "2 people here").await;
+    ann.close().await;
+    expect_widget(&mut bob, "You are alone").await;
+    bob.expect_silence(Duration::from_millis(200)).await;
+}
