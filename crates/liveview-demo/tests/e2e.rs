@@ -380,6 +380,31 @@ async fn chat_between(demo: &Demo, alice: Page, bob: Page) {
         .eval("return Array.from(document.querySelectorAll('#messages .body'), b => b.textContent)")
         .await;
     assert_eq!(bodies, serde_json::json!(["Hello from Alice", html]));
+
+    // A message stored while a page was offline (here: stored without a
+    // broadcast) shows up when it reconnects.
+    bob.wait_for_text("#chat-presence", "Live").await;
+    db.add_message("Carol", "said while Bob was away")
+        .await
+        .unwrap();
+    bob.eval(
+        "document.addEventListener('liveview:disconnected', () => {
+           window.__offline = document.getElementById('chat-presence').textContent;
+         });
+         window.liveview.socket.close();
+         return true;",
+    )
+    .await;
+    bob.wait_for_text("#messages > :last-child", "said while Bob was away")
+        .await;
+    bob.wait_for_text("#chat-presence", "Live").await;
+    let offline = eval_str(&bob, "return window.__offline").await;
+    assert!(offline.starts_with("Reconnecting"), "{offline}");
+    assert_eq!(
+        bob.eval("return document.querySelectorAll('#messages .message').length")
+            .await,
+        3
+    );
 }
 
 /// A valid 1×1 PNG.
