@@ -297,12 +297,13 @@ function restoreFocus(f) {
 const keyed = (n) => n.nodeType === 1 && n.id !== '';
 const same = (a, b) => a.nodeType === b.nodeType && (a.nodeType !== 1 || (a.tagName === b.tagName && a.id === b.id));
 // An old sibling further on that n matches (the ones before were deleted);
-// none if they rather match n's next siblings (n was inserted), at a keyed
-// node still wanted, or after a few tries (morphing stays linear).
+// none if they rather match n's next siblings (n was inserted) or after a
+// few tries (morphing stays linear). Keyed nodes still wanted are passed
+// over: they move on their own turn.
 function softMatch(cur, n, wanted) {
   let ahead = n.nextElementSibling, later = 0;
   for (let c = cur, k = 0; c && k < 24; c = c.nextSibling, k++) {
-    if (keyed(c) && wanted.has(c.id)) return;
+    if (keyed(c) && wanted.has(c.id)) continue;
     if (same(c, n)) return c;
     if (ahead && same(c, ahead) && (ahead = ahead.nextElementSibling, ++later > 1)) return;
   }
@@ -323,7 +324,11 @@ function morphChildren(from, to) {
       m = byId.get(n.id);
       if (m && m.tagName === n.tagName) byId.delete(n.id); else m = null;
     } else if (cur && same(cur, n)) m = cur;
-    else if (cur && n.nodeType === 1 && (m = softMatch(cur, n, wanted))) while (cur !== m) cur = drop(cur);
+    else if (cur && n.nodeType === 1 && (m = softMatch(cur, n, wanted))) {
+      // Old nodes in between are gone, but not keyed ones still wanted:
+      // then m moves ahead of them.
+      while (cur !== m && !(keyed(cur) && wanted.has(cur.id))) cur = drop(cur);
+    }
     if (!m) from.insertBefore(n, cur); // new; an old node it replaces goes later
     else {
       if (m === cur) cur = cur.nextSibling; else from.insertBefore(m, cur);
