@@ -390,6 +390,7 @@ pub mod key {
     pub const ALT: &str = "\u{E00A}";
     /// Releases the modifiers held so far.
     pub const NULL: &str = "\u{E000}";
+    pub const ARROW_LEFT: &str = "\u{E012}";
     pub const ARROW_DOWN: &str = "\u{E015}";
 }
 
