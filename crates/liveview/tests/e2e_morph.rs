@@ -118,10 +118,9 @@ async fn submit_answer_clears_the_form(app: &App, page: &Page) {
               <input id="msg" name="msg" value="{value}"></form><p id="sent">{sent}</p>"#
         )
     };
-    let f = form.clone();
     app.respond("send_form", move |ev| {
         let msg = ev["form"]["msg"].as_str().unwrap_or_default();
-        Ok(vec![Patch::html("#room", f("", msg))])
+        Ok(vec![Patch::html("#room", form("", msg))])
     });
     let url = app.room_page(
         "/chat",
