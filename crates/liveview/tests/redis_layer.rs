@@ -1,7 +1,13 @@
 //! Two nodes sharing one real redis-server: broadcasts, groups, direct
 //! sends, subscriptions that follow local membership, and outages.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs
+)]
 
 mod common;
 mod redis_fixture;
@@ -311,4 +317,52 @@ async fn apps_with_different_prefixes_or_databases_do_not_hear_each_other() {
     expect_ack(&mut a1, r).await;
     b1.expect_silence(QUIET).await;
     c1.expect_silence(Duration::from_millis(1)).await;
+}
+
+#[tokio::test]
+async fn cross_node_latency_and_a_burst_arrive_in_order() {
+    use std::time::Instant;
+    let redis = RedisServer::start();
+    let a = node(&redis, "perf").await;
+    let b = node(&redis, "perf").await;
+    let mut a1 = client(&a, "ra").await;
+    let mut b1 = client(&b, "rb").await;
+
+    // One at a time: a broadcast sent on node A, until a client of B has it.
+    let channels = a.server.lv.channels();
+    let mut latencies = Vec::new();
+    for i in 0..200 {
+        let text = format!("ping {i}");
+        let start = Instant::now();
+        channels
+            .broadcast(Patch::append("#messages", text.clone()))
+            .await
+            .unwrap();
+        expect_append(&mut b1, &text).await;
+        latencies.push(start.elapsed());
+        expect_append(&mut a1, &text).await; // the local copy
+    }
+    latencies.sort();
+    // A burst: 2000 messages from a background task, in order on node B.
+    let start = Instant::now();
+    tokio::spawn(async move {
+        for i in 0..2000 {
+            channels
+                .broadcast(Patch::append("#messages", format!("burst {i}")))
+                .await
+                .unwrap();
+        }
+    });
+    for i in 0..2000 {
+        expect_append(&mut b1, &format!("burst {i}")).await;
+    }
+    let burst = start.elapsed();
+    println!(
+        "cross-node broadcast: p50 {:?}, p99 {:?}, max {:?}; 2000-message burst in {burst:?} ({:.0} msg/s)",
+        latencies[100],
+        latencies[197],
+        latencies[199],
+        2000.0 / burst.as_secs_f64()
+    );
+    b1.expect_silence(QUIET).await;
 }
