@@ -187,7 +187,7 @@ function onFrame(raw) {
 function applyPatch(p) {
   if (!p || typeof p !== 'object') return warn('bad patch', p);
   try {
-    const sel = p.target != null ? String(p.target) : null, t = sel && $(sel), s = p.scroll && $(p.scroll);
+    const sel = p.target != null ? String(p.target) : null, t = sel && $(sel);
     if (sel && !t) return warn('patch target not found:', sel);
     if (p.url) snapshot(sel);
     if (t) change(t, p);
@@ -195,6 +195,8 @@ function applyPatch(p) {
     if (p.url) navigate(String(p.url), sel);
     // A new page starts at its top, as after a page load (and in Django LiveView).
     if (p.scrollTop || (p.url && t && p.html != null && !p.append && !p.prepend && !p.scroll)) scrollTo(0, 0);
+    // Looked up after the change: the patch may have brought the element.
+    const s = p.scroll && $(p.scroll);
     if (s) s.scrollIntoView(); else if (p.scroll) warn('scroll target not found:', p.scroll);
   } catch (err) {
     console.error('liveview: bad patch', p, err);
