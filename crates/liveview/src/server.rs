@@ -24,12 +24,18 @@ use crate::extract::StateMap;
 use crate::handler::{BoxedHandler, Handler, Registration};
 use crate::layer::{ChannelLayer, InMemoryLayer};
 use crate::limits::Limits;
+use crate::reply::{IntoReply, Reply};
 use crate::socket;
 use crate::templates::{EnvSetup, Templates};
 use crate::upload::UploadConfig;
 
 /// A hook that sees every event before its handler and may refuse it.
 pub(crate) type BeforeHook = Arc<dyn Fn(&Ctx, &Event) -> Result<(), Error> + Send + Sync>;
+
+/// A hook run when a connection opens; its reply is pushed to the client.
+pub(crate) type ConnectHookFn =
+    dyn Fn(Ctx) -> crate::handler::BoxFuture<Result<Reply, Error>> + Send + Sync;
+pub(crate) type ConnectHook = Arc<ConnectHookFn>;
 
 /// Everything the connections of one `LiveView` share.
 pub(crate) struct App {
@@ -45,6 +51,7 @@ pub(crate) struct App {
     pub(crate) connections: AtomicUsize,
     pub(crate) drained: Notify,
     pub(crate) uploads: HashMap<Box<str>, UploadConfig>,
+    pub(crate) on_connect: Option<ConnectHook>,
 }
 
 /// Which `Origin`s may open a WebSocket.
@@ -241,6 +248,7 @@ pub struct LiveViewBuilder {
     origins: Result<OriginPolicy, BuildError>,
     before: Vec<BeforeHook>,
     uploads: HashMap<Box<str>, UploadConfig>,
+    on_connect: Option<ConnectHook>,
 }
 
 impl Default for LiveViewBuilder {
@@ -257,6 +265,7 @@ impl Default for LiveViewBuilder {
             origins: Ok(OriginPolicy::SameHost),
             before: Vec::new(),
             uploads: HashMap::new(),
+            on_connect: None,
         }
     }
 }
@@ -387,6 +396,40 @@ impl LiveViewBuilder {
         self
     }
 
+    /// Runs `hook` when a connection opens (and each time a client
+    /// reconnects), after it joined its room and `broadcast`: join the
+    /// groups the page needs, start per-connection tasks, push the state
+    /// that may have changed while it was away. What it returns is pushed to
+    /// the client; an error or a panic is logged and reported as an error
+    /// frame, and the connection stays open.
+    ///
+    /// ```
+    /// use liveview::{Ctx, LiveView, Patch};
+    ///
+    /// let lv = LiveView::builder()
+    ///     .on_connect(|ctx: Ctx| async move {
+    ///         if ctx.request().uri.path().ends_with("/chat/") {
+    ///             ctx.join("chat").await?;
+    ///         }
+    ///         Ok::<_, liveview::Error>(Patch::html("#status", "connected"))
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), liveview::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn on_connect<F, Fut, R>(mut self, hook: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoReply,
+    {
+        self.on_connect = Some(Arc::new(move |ctx| {
+            let fut = hook(ctx);
+            Box::pin(async move { fut.await.into_reply() })
+        }));
+        self
+    }
+
     /// Lets the handler `function` receive files uploaded over the socket,
     /// within these limits (see `docs/uploads.md`). Functions without an
     /// `UploadConfig` refuse files.
@@ -453,6 +496,7 @@ impl LiveViewBuilder {
                 connections: AtomicUsize::new(0),
                 drained: Notify::new(),
                 uploads: self.uploads,
+                on_connect: self.on_connect,
             }),
         })
     }

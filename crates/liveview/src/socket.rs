@@ -102,7 +102,13 @@ pub(crate) async fn run(
         last_seen: Instant::now(),
         uploads: None,
     };
-    let end = session.serve(outbox).await;
+    let end = match app.on_connect.clone() {
+        Some(hook) => match session.run_on_connect(&*hook).await {
+            Ok(()) => session.serve(outbox).await,
+            Err(()) => End::Gone,
+        },
+        None => session.serve(outbox).await,
+    };
     if let End::Close(code, reason) = end {
         session.close(code, reason).await;
     }
@@ -299,6 +305,19 @@ impl Session {
             future,
         });
         None
+    }
+
+    /// Runs the app's on-connect hook and pushes what it returns.
+    async fn run_on_connect(&mut self, hook: &crate::server::ConnectHookFn) -> Result<(), ()> {
+        let guarded = AssertUnwindSafe(hook(self.ctx.clone())).catch_unwind();
+        let completion = match tokio::time::timeout(self.app.limits.handler_timeout, guarded).await
+        {
+            Ok(Ok(Ok(reply))) => Completion::Done(Ok(reply)),
+            Ok(Ok(Err(err))) => Completion::Done(Err(Failure::Handler(err))),
+            Ok(Err(panic)) => Completion::Panicked(panic_message(&*panic)),
+            Err(_) => Completion::TimedOut,
+        };
+        self.answer("on_connect".into(), None, completion).await
     }
 
     async fn on_upload_request(&mut self, request: UploadRequest) -> Result<(), ()> {

@@ -891,3 +891,39 @@ async fn tower_middleware_authenticates_the_upgrade_and_handlers_see_its_result(
     client.event("me", json!({}), json!({})).await;
     assert_eq!(client.recv().await.patch.html.as_deref(), Some("ada"));
 }
+
+#[tokio::test]
+async fn on_connect_joins_groups_and_pushes_its_reply() {
+    let server = TestServer::start(builder().on_connect(|ctx: Ctx| async move {
+        if ctx.room() == "boom" {
+            panic!("on_connect failed");
+        }
+        ctx.join("lobby").await?;
+        Ok::<_, Error>(Patch::html("#status", format!("hello {}", ctx.room())))
+    }))
+    .await;
+    let mut client = server.client("r1").await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"target": "#status", "html": "hello r1"})
+    );
+    server
+        .lv
+        .channels()
+        .group_send("lobby", Patch::html("#x", "lobby news"))
+        .await
+        .unwrap();
+    assert_eq!(client.recv_json().await["html"], "lobby news");
+
+    let mut unlucky = server.client("boom").await;
+    let frame = unlucky.recv_json().await;
+    assert_eq!(frame["code"], "handler_panic");
+    assert_eq!(frame["function"], "on_connect");
+    server
+        .lv
+        .channels()
+        .broadcast(Patch::html("#y", "still open"))
+        .await
+        .unwrap();
+    assert_eq!(unlucky.recv_json().await["html"], "still open");
+}
