@@ -47,6 +47,11 @@ const FUNCTIONS: &[&str] = &[
     "half",
     "whoami",
     "rerender",
+    "selfish",
+    "add_field",
+    "focused",
+    "blurred",
+    "appear2",
 ];
 
 const SETTLE: Duration = Duration::from_millis(300);
@@ -61,6 +66,7 @@ async fn actions_and_payloads_in_chromium() {
         data_and_form(&app, &page).await;
         debounce_and_throttle(&app, &page).await;
         keyboard_map(&app, &page).await;
+        patched_in_event_types(&app, &page).await;
         page.assert_no_js_errors().await;
     })
     .await;
@@ -191,7 +197,9 @@ async fn prevent_and_stop(app: &App, page: &Page) {
         <div id="outer" data-liveview-function="outer" data-action="click->page#run">
           <button id="stopper" data-liveview-function="inner" data-action="click->page#run:stop">stop</button>
           <button id="bubbler" data-liveview-function="inner2" data-action="click->page#run">bubble</button>
-        </div>"#,
+        </div>
+        <div id="selfish" style="padding: 40px 0 40px 0" data-liveview-function="selfish"
+             data-action="click->page#run:self"><span id="selfish-child">child</span></div>"#,
     );
     page.goto(&url).await;
     page.eval("window.__marker = 1").await;
@@ -218,13 +226,18 @@ async fn prevent_and_stop(app: &App, page: &Page) {
     app.wait_events("outer", 1).await;
     page.click("#stopper").await;
     app.wait_events("inner", 1).await;
+    // :self: a click on a child does not count.
+    page.click("#selfish-child").await;
     tokio::time::sleep(SETTLE).await;
+    app.assert_no_event("selfish");
+    page.click("#selfish").await;
+    app.wait_events("selfish", 1).await;
     assert_eq!(
         app.events_of("outer").len(),
         1,
         ":stop let the ancestor's action run"
     );
-    eprintln!("ok: :prevent, :stop");
+    eprintln!("ok: :prevent, :stop, :self");
 }
 
 /// `data`: the element's dataset without liveview's own keys, snake_case on
@@ -309,14 +322,14 @@ async fn debounce_and_throttle(app: &App, page: &Page) {
         "/timing",
         r#"
         <input id="deb" name="q" data-liveview-function="search" data-action="input->page#run"
-               data-liveview-debounce="250">
+               data-liveview-debounce="400">
         <input id="thr" name="t" data-liveview-function="burst" data-action="input->page#run"
                data-liveview-throttle="1500">"#,
     );
     page.goto(&url).await;
 
     page.type_into("#deb", "hello world").await;
-    let ev = app.one_event("search", Duration::from_millis(500)).await;
+    let ev = app.one_event("search", Duration::from_millis(700)).await;
     assert_eq!(ev["form"], json!({"q": "hello world"}));
     assert!(
         ev["data"].as_object().unwrap().is_empty(),
@@ -404,12 +417,17 @@ async fn init_and_focus(app: &App, page: &Page) {
         "/init",
         r#"
         <div data-liveview-init="loaded" data-n="1" data-user-name="ann"></div>
+        <input id="first" data-liveview-focus="false"><input id="on-load" data-liveview-focus>
         <button id="show" data-liveview-function="show" data-action="click->page#run">show</button>
         <div id="slot"></div>"#,
     );
     page.goto(&url).await;
     let ev = app.one_event("loaded", Duration::ZERO).await;
     assert_eq!(ev["data"], json!({"n": "1", "user_name": "ann"}));
+    assert_eq!(
+        page.eval_string("return document.activeElement.id").await,
+        "on-load"
+    );
 
     page.click("#show").await;
     page.wait_until("return document.activeElement && document.activeElement.id === 'focus-me'")
@@ -467,6 +485,11 @@ async fn permanent(app: &App, page: &Page) {
         .await;
     assert_eq!(perm, json!(["same", "a", "kept ", "typed"]));
 
+    // A patch that targets it directly applies.
+    app.reply("rerender", vec![Patch::html("#perm", "direct")]);
+    page.click("#rerender").await;
+    page.wait_for_text("#perm", "direct").await;
+
     app.reply(
         "rerender",
         vec![Patch::html("#area", r#"<p id="other">3</p>"#)],
@@ -483,9 +506,14 @@ async fn permanent(app: &App, page: &Page) {
 /// Intersection: appear when scrolled into view, disappear when scrolled
 /// out (not at load, out of view), and a threshold.
 async fn intersection(app: &App, page: &Page) {
+    // Infinite scroll: the answer adds rows and a new sentinel (at the top,
+    // out of view until the page scrolls back).
     app.reply(
         "appear",
-        vec![Patch::append("#feed", "<p class=row>more</p>")],
+        vec![Patch::append(
+            "#feed",
+            r#"<p class=row>more</p><div id="s2" style="height: 5px" data-liveview-intersect-appear="appear2"></div>"#,
+        )],
     );
     let url = app.room_page(
         "/scroll",
@@ -510,8 +538,11 @@ async fn intersection(app: &App, page: &Page) {
     assert_eq!(ev["data"], json!({"id": "s"}));
     page.wait_until("return document.querySelectorAll('#feed .row').length === 2")
         .await;
+    tokio::time::sleep(SETTLE).await;
+    app.assert_no_event("appear2");
     page.eval("window.scrollTo(0, 0)").await;
     app.one_event("disappear", Duration::ZERO).await;
+    app.one_event("appear2", Duration::ZERO).await;
 
     // 100 px of 400 in view: under the threshold; then all of it.
     page.eval(
@@ -582,5 +613,51 @@ async fn rooms(app: &App, page: &Page) {
     page.click("#who").await;
     let evs = app.wait_events("whoami", 2).await;
     assert_eq!(evs[1]["room"], json!(room));
+    // Another tab has another room.
+    let first = page.client().window().await.unwrap();
+    let tab = page.client().new_window(true).await.unwrap();
+    page.client().switch_to_window(tab.handle).await.unwrap();
+    page.goto(&app.url("/room-c")).await;
+    let other = page.eval_string("return liveview.room").await;
+    assert!(other.len() >= 16 && other != room, "{other:?} vs {room:?}");
+    page.click("#who").await;
+    let evs = app.wait_events("whoami", 3).await;
+    assert_eq!(evs[2]["room"], json!(other));
+    page.client().close_window().await.unwrap();
+    page.client().switch_to_window(first).await.unwrap();
     eprintln!("ok: rooms");
+}
+
+/// Event types first seen in a patch (`focus` and `blur`, which do not
+/// bubble) work on the patched elements without any binding.
+async fn patched_in_event_types(app: &App, page: &Page) {
+    app.reply(
+        "add_field",
+        vec![Patch::html(
+            "#slot",
+            r#"<input id="late" name="late" value="v" data-liveview-function="focused"
+                      data-action="focus->page#run blur->page#blurred">
+               <input id="late2" name="late2" data-liveview-function="blurred" data-action="blur->page#run">"#,
+        )],
+    );
+    let url = app.room_page(
+        "/late",
+        r#"<button id="add" data-liveview-function="add_field" data-action="click->page#run">add</button>
+        <div id="slot"></div>"#,
+    );
+    page.goto(&url).await;
+    page.click("#add").await;
+    page.find("#late").await;
+    page.click("#late").await;
+    let ev = app.one_event("focused", Duration::ZERO).await;
+    assert_eq!(ev["form"], json!({"late": "v"}));
+    page.click("#late2").await; // #late blurs: its blur action is not `run`
+    page.click("#add").await; // #late2 blurs
+    app.wait_events("blurred", 1).await;
+    tokio::time::sleep(SETTLE).await;
+    let evs = app.events_of("blurred");
+    assert_eq!(evs.len(), 1, "{evs:#?}");
+    assert_eq!(evs[0]["form"], json!({"late2": ""}));
+    assert_eq!(app.events_of("focused").len(), 1);
+    eprintln!("ok: focus/blur on patched-in elements");
 }

@@ -172,8 +172,14 @@ async fn identity_and_keyed_moves(app: &App, page: &Page) {
          window.__d = document.getElementById('d');",
     )
     .await;
-    page.click("#shuffle").await;
+    // The focused button moves with its item and keeps the focus.
+    page.eval("document.querySelector('#a button').focus(); liveview.send('shuffle')")
+        .await;
     page.wait_for_text("#area h2", "Changed").await;
+    assert!(
+        page.eval_bool("return document.activeElement === document.querySelector('#a button')")
+            .await
+    );
     let result = page
         .eval(
             "const area = document.getElementById('area');

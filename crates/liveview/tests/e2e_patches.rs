@@ -193,6 +193,21 @@ async fn patch_kinds(app: &App, page: &Page) {
         json!(["/kinds/3?x=1", "Three", "page two"])
     );
 
+    // The URL already shown: the entry is replaced, not added.
+    let length = page.eval("return history.length").await;
+    click_and_apply(
+        app,
+        page,
+        "#go",
+        "go",
+        vec![Patch::navigate("/kinds/3?x=1").with_title("Three again")],
+    )
+    .await;
+    assert_eq!(
+        page.eval("return [history.length, document.title]").await,
+        json!([length, "Three again"])
+    );
+
     // Several patches: one frame, applied in order.
     page.eval("window.__frames = []; document.addEventListener('liveview:patched', (e) => __frames.push(e.detail))").await;
     click_and_apply(
@@ -486,6 +501,30 @@ async fn back_forward_and_reload(app: &App, page: &Page) {
         page.eval("return document.title").await,
         json!("One (server)")
     );
+
+    // After a reload the page still travels: to /h/2, back to /h/1.
+    page.click("#to2").await;
+    page.wait_for_text("#main", "page two").await;
+    page.client().back().await.unwrap();
+    page.wait_for_text("#main", "page one rendered by the server")
+        .await;
+    assert_eq!(
+        page.eval("return document.title").await,
+        json!("One (server)")
+    );
+
+    // Leaving for another page and coming back: connected and working
+    // (from the back/forward cache, or loaded again).
+    app.page("/away", &attrs, "Away", "<p>away</p>");
+    page.eval("window.__marker = 2").await;
+    page.goto(&app.url("/away")).await;
+    page.client().back().await.unwrap();
+    page.wait_until("return location.pathname === '/h/1' && window.liveview && liveview.connected")
+        .await;
+    let from_cache = page.eval("return window.__marker === 2").await;
+    page.click("#to2").await;
+    page.wait_for_text("#main", "page two").await;
+    eprintln!("back from another page (from the bfcache: {from_cache})");
     tokio::time::sleep(Duration::from_millis(100)).await;
     eprintln!("ok: back, forward, reload");
 }
