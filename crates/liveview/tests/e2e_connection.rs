@@ -243,7 +243,14 @@ async fn restart_with_queued_events(app: &mut App, page: &Page) {
     page.goto(&url).await;
     page.eval(
         "window.__conn = []; ['connected', 'disconnected'].forEach((t) =>
-           document.addEventListener('liveview:' + t, () => __conn.push(t)))",
+           document.addEventListener('liveview:' + t, () => __conn.push(t)));
+         // The close code, and the time of every connection attempt.
+         window.__codes = []; window.__attempts = [];
+         liveview.socket.addEventListener('close', (e) => __codes.push(e.code));
+         const W = WebSocket;
+         window.WebSocket = function (...a) { __attempts.push(performance.now()); return new W(...a); };
+         window.WebSocket.prototype = W.prototype;
+         document.addEventListener('liveview:disconnected', () => { window.__down = performance.now() });",
     )
     .await;
     assert_eq!(
@@ -263,7 +270,22 @@ async fn restart_with_queued_events(app: &mut App, page: &Page) {
     }
     page.eval("liveview.send('queued', {n: 'api'})").await;
     // Let a few reconnection attempts fail.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(page.eval("return __codes").await, json!([1012]));
+    // Capped exponential backoff with jitter: the n-th delay is between half
+    // and all of 250 ms × 2^n (plus the time a refused attempt takes).
+    let times: Vec<f64> =
+        serde_json::from_value(page.eval("return [__down, ...__attempts]").await).unwrap();
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    eprintln!("reconnection attempts after {gaps:.0?} ms");
+    assert!(gaps.len() >= 3, "attempts: {gaps:?}");
+    for (n, gap) in gaps.iter().enumerate() {
+        let nominal = 250.0 * 2f64.powi(n as i32);
+        assert!(
+            *gap >= nominal / 2.0 - 5.0 && *gap <= nominal + 300.0,
+            "delay {n} was {gap} ms, nominal {nominal} ms: {gaps:?}"
+        );
+    }
     assert!(
         page.eval_bool("return document.getElementById('q1').getAttribute('aria-busy') === 'true'")
             .await
