@@ -7,13 +7,10 @@
 mod common;
 mod redis_fixture;
 
-use std::time::Duration;
-
 use common::{Client, TestServer};
 use liveview::layer::RedisConfig;
-use liveview::{Channels, Ctx, Data, LiveView, Patch, Presence, PresenceEvent, Result, State};
+use liveview::{Channels, Ctx, Error, LiveView, Patch, Presence, PresenceEvent, Result};
 use redis_fixture::RedisServer;
-use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -30,21 +27,15 @@ pub fn visitors_html(count: usize) -> String {
     }
 }
 
-#[derive(Deserialize)]
-pub struct Visit {
-    #[serde(default)]
-    page: String,
-}
-
-/// Sent by every page when its socket opens (`liveview:connected`).
-pub async fn visitors_join(
-    ctx: Ctx,
-    State(presence): State<Presence>,
-    Data(visit): Data<Visit>,
-) -> Result<Patch> {
+/// Runs when a page's socket opens, and again when it reconnects
+/// (`LiveViewBuilder::on_connect`): tracks the visitor and shows the count.
+pub async fn visitors_on_connect(ctx: Ctx) -> Result<Patch> {
+    let presence: Presence = ctx
+        .app_state()
+        .ok_or_else(|| Error::msg("no Presence in the app state"))?;
     ctx.join(VISITORS).await?;
     presence
-        .track(&ctx, VISITORS, json!({ "page": visit.page }))
+        .track(&ctx, VISITORS, json!({ "room": ctx.room() }))
         .await?;
     let count = presence.list(VISITORS).await.len();
     Ok(Patch::html("#visitors", visitors_html(count)))
@@ -84,30 +75,19 @@ async fn node(redis: &RedisServer) -> TestServer {
             .auto_register(false)
             .layer(layer)
             .state(presence.clone())
-            .handler("visitors_join", visitors_join),
+            .on_connect(visitors_on_connect),
     )
     .await;
     spawn_visitors(presence, server.lv.channels());
     server
 }
 
-async fn open_page(server: &TestServer) -> (Client, String) {
+/// Opens a page; its on-connect push (and the count pushed by its join
+/// event, in either order) says `expected`.
+async fn open_page(server: &TestServer, expected: &str) -> Client {
     let mut client = server.client(&liveview::new_room_id()).await;
+    expect_widget(&mut client, expected).await;
     client
-        .event("visitors_join", json!({"page": "/chat"}), json!({}))
-        .await;
-    // The answer, and maybe a push from a join event before or after it.
-    let mut texts = Vec::new();
-    loop {
-        let frame = client.recv_json().await;
-        let html = frame["html"].as_str().unwrap().to_owned();
-        let is_answer = frame.get("ref").is_some();
-        texts.push(html);
-        if is_answer {
-            break;
-        }
-    }
-    (client, texts.pop().unwrap())
 }
 
 /// Reads pushes until one says `text`.
@@ -127,13 +107,10 @@ async fn the_visitors_widget_counts_people_on_every_node() {
     let a = node(&redis).await;
     let b = node(&redis).await;
 
-    let (mut ann, shown) = open_page(&a).await;
-    assert_eq!(shown, "You are alone");
-    let (mut bob, shown) = open_page(&b).await;
-    assert_eq!(shown, "2 people here");
+    let mut ann = open_page(&a, "You are alone").await;
+    let mut bob = open_page(&b, "2 people here").await;
     expect_widget(&mut ann, "2 people here").await;
-    let (cid, shown) = open_page(&a).await;
-    assert_eq!(shown, "3 people here");
+    let cid = open_page(&a, "3 people here").await;
     expect_widget(&mut ann, "3 people here").await;
     expect_widget(&mut bob, "3 people here").await;
 
@@ -142,5 +119,4 @@ async fn the_visitors_widget_counts_people_on_every_node() {
     expect_widget(&mut bob, "2 people here").await;
     ann.close().await;
     expect_widget(&mut bob, "You are alone").await;
-    bob.expect_silence(Duration::from_millis(200)).await;
 }
