@@ -238,8 +238,12 @@ async fn restart_with_queued_events(app: &mut App, page: &Page) {
         .collect();
     let url = app.room_page(
         "/restart",
-        &format!("{NO_CONNECTION}{buttons}<div id=\"out\"></div>"),
+        &format!(
+            r#"{NO_CONNECTION}{buttons}<div id="out"></div>
+            <button id="slow" data-liveview-function="slow" data-action="click->page#run">slow</button>"#
+        ),
     );
+    app.hold("slow");
     page.goto(&url).await;
     page.eval(
         "window.__conn = []; ['connected', 'disconnected'].forEach((t) =>
@@ -258,8 +262,24 @@ async fn restart_with_queued_events(app: &mut App, page: &Page) {
         json!([true, "none", false, true, false, true])
     );
 
+    // An event in flight when the socket closes gets no answer: its
+    // loading state ends with the socket.
+    page.click("#slow").await;
+    app.wait_events("slow", 1).await;
+    assert!(
+        page.eval_bool(
+            "return document.getElementById('slow').getAttribute('aria-busy') === 'true'"
+        )
+        .await
+    );
+
     app.stop().await;
     page.wait_until("return !liveview.connected").await;
+    assert!(
+        !page
+            .eval_bool("return document.getElementById('slow').hasAttribute('aria-busy')")
+            .await
+    );
     assert_eq!(
         page.eval(indicator_script()).await,
         json!([false, "flex", true, false, true, false])
