@@ -63,7 +63,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             std::future::pending::<()>().await;
         }
     });
-    axum::serve(listener, app)
+    axum::serve(liveview::no_delay(listener), app)
         .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("stopped");

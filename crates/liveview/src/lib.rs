@@ -73,7 +73,7 @@ pub use layer::{ChannelLayer, ConnId, Frame, InMemoryLayer};
 pub use limits::Limits;
 pub use presence::{Presence, PresenceEntry, PresenceError, PresenceEvent, PresenceGuard};
 pub use reply::{IntoReply, Reply};
-pub use server::{LiveView, LiveViewBuilder};
+pub use server::{LiveView, LiveViewBuilder, no_delay};
 pub use templates::{Templates, TemplatesBuilder, new_room_id};
 pub use upload::{MAX_CHUNK_BYTES, UploadConfig, UploadProgress, UploadedFile, Uploads};
 

@@ -13,6 +13,7 @@ use axum::extract::{FromRequestParts, Path, Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::{ListenerExt, TapIo};
 use liveview_protocol::{Event, MAX_FUNCTION_NAME_LEN, PROTOCOL_VERSION};
 use tokio::sync::{Notify, watch};
 
@@ -135,7 +136,7 @@ impl Drop for ConnectionGuard {
 ///     .route("/", get(move || async move { Html(page.render("index.html", ()).unwrap_or_default()) }))
 ///     .merge(lv.router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-/// axum::serve(listener, app)
+/// axum::serve(liveview::no_delay(listener), app)
 ///     .with_graceful_shutdown(lv.shutdown_on(async { let _ = tokio::signal::ctrl_c().await; }))
 ///     .await?;
 /// # Ok(()) }
@@ -568,12 +569,43 @@ async fn upgrade(
     let v1 = requested_version(parts.uri.query()) >= PROTOCOL_VERSION;
     let limits = &app.limits;
     ws.read_buffer_size(limits.read_buffer_bytes)
-        .write_buffer_size(0)
+        // Frames are buffered until the socket task flushes a batch: one
+        // write (and one TCP segment) for an answer and what preceded it.
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(limits.max_frame_bytes.max(1 << 20) * 4)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
         .on_upgrade(move |socket| socket::run(socket, app, room.into_boxed_str(), parts, v1, guard))
 }
+
+/// Turns off Nagle's algorithm (sets `TCP_NODELAY`) on every connection a
+/// listener accepts. Serve liveview with it:
+///
+/// ```no_run
+/// # async fn run(app: axum::Router) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+/// axum::serve(liveview::no_delay(listener), app).await
+/// # }
+/// ```
+///
+/// Live pages send small frames; without it, a frame written right after
+/// another waits for the peer's (delayed) acknowledgement of the first, up
+/// to 40 ms on Linux. axum leaves the option off, and once a connection is
+/// upgraded the library can no longer reach its socket to set it.
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    fn set(stream: &mut tokio::net::TcpStream) {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "liveview: cannot set TCP_NODELAY");
+        }
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
+}
+
+/// Frames written before a flush forces them out; the socket task flushes
+/// after every batch, so this only bounds how much a batch holds.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 fn unavailable(message: &'static str) -> Response {
     (

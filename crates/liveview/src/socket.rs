@@ -143,8 +143,9 @@ impl Session {
                 _ = shutdown.changed() => return End::Close(close::RESTART, "server restarting"),
                 completion = run_in_flight(&mut self.in_flight), if self.in_flight.is_some() => {
                     let Some(done) = self.in_flight.take() else { continue };
-                    // Frames the handler pushed to this connection go out before its answer.
-                    if let Err(end) = self.write_queued(&mut outbox).await {
+                    // Frames the handler pushed to this connection go out before its
+                    // answer, in the same flush (one TCP segment when they fit).
+                    if let Err(end) = self.feed_queued(&mut outbox).await {
                         return end;
                     }
                     if self.answer(done.function, done.reference, completion).await.is_err() {
@@ -441,6 +442,12 @@ impl Session {
 
     /// Writes the frames already queued (a batch at most), then flushes once.
     async fn write_queued(&mut self, outbox: &mut MailboxReceiver) -> Result<(), End> {
+        self.feed_queued(outbox).await?;
+        self.flush().await.map_err(|()| End::Gone)
+    }
+
+    /// Buffers the frames already queued (a batch at most) without flushing.
+    async fn feed_queued(&mut self, outbox: &mut MailboxReceiver) -> Result<(), End> {
         for _ in 0..WRITE_BATCH {
             match outbox.try_recv() {
                 Some(Outgoing::Frame(frame)) => self
@@ -451,7 +458,7 @@ impl Session {
                 None => break,
             }
         }
-        self.flush().await.map_err(|()| End::Gone)
+        Ok(())
     }
 
     async fn feed(&mut self, text: Utf8Bytes) -> Result<(), ()> {

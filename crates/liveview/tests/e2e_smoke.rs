@@ -29,7 +29,11 @@ async fn click_updates_content_in_chromium() {
         .merge(lv.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(liveview::no_delay(listener), app)
+            .await
+            .unwrap()
+    });
 
     Browser::run("click_updates_content_in_chromium", |page| async move {
         page.goto(&format!("http://{addr}/")).await;

@@ -53,7 +53,11 @@ async fn serve() -> std::net::SocketAddr {
         .merge(lv.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(liveview::no_delay(listener), app)
+            .await
+            .unwrap()
+    });
     addr
 }
 

@@ -38,7 +38,9 @@ impl Demo {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
+            axum::serve(liveview::no_delay(listener), router)
+                .await
+                .expect("serve");
         });
         Demo {
             addr,

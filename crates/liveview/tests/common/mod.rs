@@ -38,7 +38,9 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
+            axum::serve(liveview::no_delay(listener), app)
+                .await
+                .expect("serve");
         });
         TestServer { addr, lv }
     }
