@@ -21,6 +21,7 @@ async fn morph_in_chromium() {
     let app = App::start(FUNCTIONS).await;
     Browser::run("morph_in_chromium", |page| async move {
         focus_caret_and_value_kept(&app, &page).await;
+        focused_fields_of_every_kind(&app, &page).await;
         submit_answer_clears_the_form(&app, &page).await;
         identity_and_keyed_moves(&app, &page).await;
         corpus(&app, &page).await;
@@ -107,6 +108,88 @@ async fn field_state(page: &Page) -> Value {
                  n.className, document.getElementById('other').value]",
     )
     .await
+}
+
+/// A focused textarea, select, multi-select or checkbox keeps what the
+/// user entered through a morph that brings the server's (stale) state;
+/// the same morph without focus applies the server's state.
+async fn focused_fields_of_every_kind(app: &App, page: &Page) {
+    let html = r#"<textarea id="t">server</textarea>
+        <select id="s"><option value="a" selected>a</option><option value="b">b</option></select>
+        <select id="m" multiple><option value="a" selected>a</option><option value="b">b</option><option value="c">c</option></select>
+        <input id="c" type="checkbox"><p class="n">0</p>"#;
+    let url = app.room_page("/fields", &format!(r#"<div id="area">{html}</div>"#));
+    page.goto(&url).await;
+    let result = page
+        .client()
+        .execute(
+            "const [html] = arguments, area = document.getElementById('area'), out = {};
+             const edit = () => {
+               const t = document.getElementById('t');
+               t.value = 'user text'; t.setSelectionRange(2, 4);
+               document.getElementById('s').value = 'b';
+               const m = document.getElementById('m');
+               m.options[0].selected = false; m.options[1].selected = true; m.options[2].selected = true;
+               document.getElementById('c').checked = true;
+             };
+             const state = () => {
+               const t = document.getElementById('t');
+               return [t.value, t.selectionStart, t.selectionEnd, document.getElementById('s').value,
+                       Array.from(document.getElementById('m').selectedOptions, (o) => o.value).join(),
+                       document.getElementById('c').checked, area.querySelector('.n').textContent];
+             };
+             for (const id of ['t', 's', 'm', 'c']) {
+               area.innerHTML = html; edit();
+               document.getElementById(id).focus();
+               liveview.morph(area, html.replace('>0<', '>1<'));
+               out[id] = [document.activeElement.id, ...state()];
+             }
+             area.innerHTML = html; edit(); document.activeElement.blur();
+             liveview.morph(area, html.replace('>0<', '>1<'));
+             out.none = ['', ...state().map((v, i) => i === 1 || i === 2 ? 0 : v)];
+             return out;",
+            vec![json!(html)],
+        )
+        .await
+        .unwrap();
+    let server = |focused: &str, t: bool, s: bool, m: bool, c: bool| {
+        json!([
+            focused,
+            if t { "user text" } else { "server" },
+            if t { 2 } else { 6 },
+            if t { 4 } else { 6 },
+            if s { "b" } else { "a" },
+            if m { "b,c" } else { "a" },
+            c,
+            "1"
+        ])
+    };
+    assert_eq!(
+        result["t"],
+        server("t", true, false, false, false),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["s"],
+        server("s", false, true, false, false),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["m"],
+        server("m", false, false, true, false),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["c"],
+        server("c", false, false, false, true),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["none"],
+        json!(["", "server", 0, 0, "a", "a", false, "1"]),
+        "{result:#}"
+    );
+    eprintln!("ok: focused fields of every kind");
 }
 
 /// The answer to a submit of the focused field's own form: the server's
@@ -360,6 +443,24 @@ const CORPUS: &[Case] = &[
         "<i>1</i><i>2</i><i>3</i><i>4</i><i>5</i><i>6</i><i>7</i><i>8</i><i>9</i><i>10</i><i>11</i><i>12</i><i>13</i><i>14</i><i>15</i><i>16</i><i>17</i><i>18</i><i>19</i><i>20</i><i>21</i><i>22</i><i>23</i><i>24</i><i>25</i><i>26</i><i>27</i><i>28</i><i>29</i><i>30</i>",
         "<b>0</b><i>1</i><i>2</i><i>3</i><i>4</i><i>5</i><i>6</i><i>7</i><i>8</i><i>9</i><i>10</i><i>11</i><i>12</i><i>13</i><i>14</i><i>15</i><i>16</i><i>17</i><i>18</i><i>19</i><i>20</i><i>21</i><i>22</i><i>23</i><i>24</i><i>25</i><i>26</i><i>27</i><i>28</i><i>29</i><i>30</i>",
         &["i", "i/0"],
+    ),
+    case(
+        "keyed items separated by whitespace, swapped",
+        "\n<li id=\"a\">A</li>\n<li id=\"b\">B</li>\n",
+        "\n<li id=\"b\">B</li>\n<li id=\"a\">A</li>\n",
+        &["#a", "#b"],
+    ),
+    case(
+        "same id, other tag: recreated",
+        r#"<div id="x">x</div><p>p</p>"#,
+        r#"<span id="x">x</span><p>p</p>"#,
+        &["p"],
+    ),
+    case(
+        "select options replaced, another one selected",
+        r#"<select name="s"><option value="1">1</option><option value="2" selected>2</option></select>"#,
+        r#"<select name="s"><option value="0">0</option><option value="1">1</option><option value="3" selected>3</option></select>"#,
+        &["select"],
     ),
     case(
         "keyed element moving to another parent is recreated, parents kept",
