@@ -179,20 +179,27 @@ function onFrame(raw) {
     return;
   }
   submitted = p && p.submitted;
-  for (const patch of Array.isArray(f.patches) ? f.patches : [f]) applyPatch(patch);
+  // A frame with a url is one history step, whichever of its patches carries
+  // the url: saved before any of them, pushed after all of them, with the
+  // regions of every target.
+  const list = Array.isArray(f.patches) ? f.patches : [f], nav = list.filter((x) => x && x.url).pop();
+  const regions = nav && list.filter((x) => x && x.target != null).map((x) => String(x.target));
+  if (nav) snapshot(regions);
+  for (const patch of list) applyPatch(patch, !!nav);
+  if (nav) navigate(String(nav.url), regions);
   submitted = null;
   emit('patched', f);
 }
 
-function applyPatch(p) {
+function applyPatch(p, inFrame) {
   if (!p || typeof p !== 'object') return warn('bad patch', p);
   try {
     const sel = p.target != null ? String(p.target) : null, t = sel && $(sel);
     if (sel && !t) return warn('patch target not found:', sel);
-    if (p.url) snapshot(sel);
+    if (p.url && !inFrame) snapshot([sel]);
     if (t) change(t, p);
     if (p.title != null) doc.title = p.title;
-    if (p.url) navigate(String(p.url), sel);
+    if (p.url && !inFrame) navigate(String(p.url), [sel]);
     // A new page starts at its top, as after a page load (and in Django LiveView).
     if (p.scrollTop || (p.url && t && p.html != null && !p.append && !p.prepend && !p.scroll)) scrollTo(0, 0);
     // Looked up after the change: the patch may have brought the element.
@@ -427,19 +434,19 @@ function saveState(push, lv, to) {
   try { history[push ? 'pushState' : 'replaceState']({ ...(push ? null : history.state), liveview: lv }, '', to); }
   catch (err) { warn('history:', err); } // too big, other origin, rate limited…
 }
-function snapshot(target) {
+const regionsOf = (sels) => {
   const regions = {};
-  for (const sel of new Set([...Object.keys(history.state?.liveview?.regions || {}), target])) {
-    const el = sel && $(sel);
-    if (el) regions[sel] = el.innerHTML;
-  }
+  for (const sel of new Set(sels)) { const el = sel && $(sel); if (el) regions[sel] = el.innerHTML; }
+  return regions;
+};
+function snapshot(targets) {
+  const regions = regionsOf([...Object.keys(history.state?.liveview?.regions || {}), ...targets]);
   saveState(false, { regions, title: doc.title }, location.href);
 }
-function navigate(to, target) {
-  const el = target && $(target);
+function navigate(to, targets) {
   try { to = new URL(to, location.href).href; } catch (err) { return warn('bad url', to); }
   // Pushing the URL already shown would only add a dead Back step.
-  saveState(to !== location.href, { regions: el ? { [target]: el.innerHTML } : {}, title: doc.title }, to);
+  saveState(to !== location.href, { regions: regionsOf(targets), title: doc.title }, to);
   shown = where();
 }
 addEventListener('popstate', (e) => {
@@ -668,7 +675,8 @@ addEventListener('pageshow', (e) => e.persisted && wake()); // back from the bfc
 // -- start
 ['click', 'submit', 'input', 'change', 'keydown'].forEach(listen);
 window.liveview = {
-  version: 1, room, url: url.href, applyPatch,
+  version: 1, room, url: url.href,
+  applyPatch: (p) => applyPatch(p),
   send: (fn, data, form) => send(fn, data, form), // returns the event's ref
   // Morphs the content of `from` (element or selector) into html; runs no scripts.
   morph(from, html) {
