@@ -14,7 +14,7 @@ use liveview::Patch;
 use liveview_e2e::{Browser, Page};
 use serde_json::json;
 
-const FUNCTIONS: &[&str] = &["go", "to1", "to2", "big"];
+const FUNCTIONS: &[&str] = &["go", "to1", "to2", "to3", "big"];
 
 #[tokio::test]
 async fn patch_kinds_in_chromium() {
@@ -426,7 +426,9 @@ async fn back_forward_and_reload(app: &App, page: &Page) {
     let room = liveview::new_room_id();
     let attrs = format!(r#"data-room="{room}""#);
     let nav = r#"<button id="to1" data-liveview-function="to1" data-action="click->page#run">1</button>
-        <button id="to2" data-liveview-function="to2" data-action="click->page#run">2</button>"#;
+        <button id="to2" data-liveview-function="to2" data-action="click->page#run">2</button>
+        <button id="to3" data-liveview-function="to3" data-action="click->page#run">3</button>
+        <aside id="side">side</aside>"#;
     app.page(
         "/h",
         &attrs,
@@ -453,6 +455,16 @@ async fn back_forward_and_reload(app: &App, page: &Page) {
             Patch::html("#main", "<p>page two</p>")
                 .with_url("/h/2")
                 .with_title("Two"),
+        ],
+    );
+    // Several patches and a URL-only patch in one frame: one history step
+    // that covers every region the frame changed.
+    app.reply(
+        "to3",
+        vec![
+            Patch::html("#main", "<p>page three</p>"),
+            Patch::html("#side", "side three"),
+            Patch::navigate("/h/3").with_title("Three"),
         ],
     );
 
@@ -484,6 +496,21 @@ async fn back_forward_and_reload(app: &App, page: &Page) {
     page.client().back().await.unwrap();
     page.wait_for_text("#main", "page one").await;
     assert_eq!(state(page).await, json!(["/h/1", "One", "page one", 1]));
+
+    page.click("#to3").await;
+    page.wait_for_text("#main", "page three").await;
+    assert_eq!(state(page).await, json!(["/h/3", "Three", "page three", 1]));
+    assert_eq!(page.text("#side").await, "side three");
+    page.client().back().await.unwrap();
+    page.wait_for_text("#main", "page one").await;
+    assert_eq!(state(page).await, json!(["/h/1", "One", "page one", 1]));
+    assert_eq!(page.text("#side").await, "side");
+    page.client().forward().await.unwrap();
+    page.wait_for_text("#main", "page three").await;
+    assert_eq!(state(page).await, json!(["/h/3", "Three", "page three", 1]));
+    assert_eq!(page.text("#side").await, "side three");
+    page.client().back().await.unwrap();
+    page.wait_for_text("#main", "page one").await;
     assert!(
         !app.hits().iter().any(|p| p.starts_with("/h/")),
         "travelling requested pages: {:?}",
