@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 /// A database call failed.
@@ -199,9 +199,11 @@ impl Db {
         let path = path.as_ref().to_owned();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, DbError> {
             let mut conn = Connection::open(&path)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // First: another process (a second node) may be setting the
+            // file up at this very moment.
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            wal(&conn)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
             init(&mut conn)?;
             Ok(conn)
         })
@@ -348,6 +350,24 @@ impl Db {
 }
 
 /// Creates the tables and, on first start, the articles.
+/// Switches the file to WAL. While another process switches a new file,
+/// SQLite answers "database is locked" at once (the busy timeout does not
+/// apply there): try again for a few seconds.
+fn wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut attempts = 0;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn init(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS articles (
@@ -364,13 +384,15 @@ fn init(conn: &mut Connection) -> rusqlite::Result<()> {
              created_at INTEGER NOT NULL
          );",
     )?;
-    let seeded: Option<i64> = conn
+    // Checked and seeded in one write transaction: two nodes started at once
+    // on a new file (`--redis`, one database) seed it once.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let seeded: Option<i64> = tx
         .query_row("SELECT id FROM articles LIMIT 1", [], |row| row.get(0))
         .optional()?;
     if seeded.is_some() {
         return Ok(());
     }
-    let tx = conn.transaction()?;
     {
         let mut insert =
             tx.prepare("INSERT INTO articles (title, author, minutes) VALUES (?1, ?2, ?3)")?;
@@ -437,5 +459,15 @@ mod tests {
             again.recent_messages(10).await.unwrap()[0].body,
             "<b>hi</b>"
         );
+    }
+
+    #[tokio::test]
+    async fn two_nodes_opening_a_new_file_at_once_seed_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.sqlite3");
+        let (a, b) = tokio::join!(Db::open(&path), Db::open(&path));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.article_count().await.unwrap(), SEEDED_ARTICLES as u64);
+        assert_eq!(b.article_count().await.unwrap(), SEEDED_ARTICLES as u64);
     }
 }
