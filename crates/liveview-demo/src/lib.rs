@@ -8,13 +8,19 @@
 //! start it in-process on `127.0.0.1:0`.
 //!
 //! Each page shows, beside its live widget, the template and handler source
-//! that make it, cut from the real files (see [`source`]).
+//! that make it, cut from the real files (see [`source`]), and in its footer
+//! how many people are on the demo right now ([`visitors`]).
+//!
+//! With [`Config::redis`] set, the demo runs as one node of several sharing
+//! that Redis: the chat, the pushed figures and the visitors count reach the
+//! pages of every node.
 
 pub mod db;
 pub mod handlers;
 mod pages;
 pub mod source;
 pub mod stats;
+pub mod visitors;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,7 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use liveview::LiveView;
+use liveview::layer::{RedisLayer, RedisLayerError};
+use liveview::{Ctx, LiveView, Presence, PresenceError};
 
 pub use db::{Db, DbError};
 
@@ -41,6 +48,10 @@ pub struct Config {
     /// Counters of the events handled; clone it before [`build_app`] to
     /// read them from outside (tests do).
     pub metrics: Metrics,
+    /// A Redis URL (`redis://host:6379/`): this server is then one node of
+    /// several sharing that Redis, with the Redis channel layer and
+    /// presence. `None` (the default): the in-memory layer, one node.
+    pub redis: Option<String>,
 }
 
 impl Config {
@@ -52,6 +63,7 @@ impl Config {
             stats_interval: Duration::from_secs(2),
             debug: cfg!(debug_assertions),
             metrics: Metrics::default(),
+            redis: None,
         }
     }
 }
@@ -107,6 +119,13 @@ pub struct AppState {
     pub metrics: Metrics,
     /// When the server started.
     pub started: Instant,
+    /// Who is on the demo (in-memory, or shared through Redis).
+    pub presence: Presence,
+    /// The group of the pages connected to this server (every page joins
+    /// it on connecting). What a node pushes about itself, its figures and
+    /// its view of the visitors, goes to its own pages only: a broadcast
+    /// would also reach the pages of the other nodes, which push their own.
+    pub pages: String,
 }
 
 /// The sections of case 5, each with its own URL.
@@ -170,6 +189,12 @@ pub enum Error {
     /// A `#[liveview::handler]` of this crate did not register.
     #[error("handler {0:?} is not registered")]
     MissingHandler(&'static str),
+    /// The Redis URL is invalid or Redis did not answer.
+    #[error("cannot start the Redis channel layer: {0}")]
+    Redis(#[from] RedisLayerError),
+    /// Presence could not be set up on the Redis layer.
+    #[error("cannot start presence on Redis: {0}")]
+    Presence(#[from] PresenceError),
 }
 
 /// Builds the demo: opens the database, registers the handlers, starts the
@@ -177,16 +202,29 @@ pub enum Error {
 /// and the `LiveView` (for graceful shutdown).
 ///
 /// # Errors
-/// When the database cannot be opened or the templates directory is missing.
+/// When the database cannot be opened, the templates directory is missing,
+/// or Redis (when configured) cannot be reached.
 pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error> {
     let db = Db::open(&config.db_path).await?;
+    let mut builder = LiveView::builder();
+    let presence = match &config.redis {
+        Some(url) => {
+            let layer = RedisLayer::connect(url.as_str()).await?;
+            let presence = Presence::redis(&layer)?;
+            builder = builder.layer(layer);
+            presence
+        }
+        None => Presence::in_memory(),
+    };
     let app = AppState {
         db,
         metrics: config.metrics.clone(),
         started: Instant::now(),
+        pages: format!("pages:{}", presence.node_id()),
+        presence: presence.clone(),
     };
     let metrics = config.metrics.clone();
-    let lv = LiveView::builder()
+    let lv = builder
         .templates(&config.templates_dir)
         .debug(config.debug)
         .state(app.clone())
@@ -202,6 +240,7 @@ pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error
             metrics.record(&event.function);
             Ok(())
         })
+        .on_connect(on_connect)
         .build()?;
     let registered = lv.handler_names();
     if let Some(missing) = handlers::NAMES
@@ -216,6 +255,7 @@ pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error
         app.clone(),
         config.stats_interval,
     );
+    visitors::spawn(presence, lv.channels(), app.pages.clone());
     let router = pages::router(pages::Site {
         templates: lv.templates().clone(),
         templates_dir: config.templates_dir,
@@ -224,4 +264,17 @@ pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error
     })
     .merge(lv.router());
     Ok((router, lv))
+}
+
+/// Runs when a page's socket opens and each time it reconnects: the one
+/// hook of the demo (anything else a connection needs on opening goes here
+/// too). Joins this node's pages, for the figures and the visitors count,
+/// and tracks the visitor.
+async fn on_connect(ctx: Ctx) -> liveview::Result<()> {
+    let app: AppState = ctx
+        .app_state()
+        .ok_or_else(|| liveview::Error::msg("no AppState"))?;
+    // Joined before tracking: the count pushed for this arrival reaches it.
+    ctx.join(&app.pages).await?;
+    visitors::track(&ctx, &app.presence).await
 }

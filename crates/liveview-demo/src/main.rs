@@ -30,6 +30,13 @@ struct Args {
         default_value = "liveview-demo.sqlite3"
     )]
     db: PathBuf,
+
+    /// Run as one node of several sharing this Redis (6.2 or later), e.g.
+    /// redis://127.0.0.1:6379/: the chat, the pushed figures and the
+    /// visitors count then reach the pages of every node. Without it, the
+    /// in-memory channel layer: one node, nothing else to run.
+    #[arg(long, value_name = "URL", env = "LIVEVIEW_REDIS")]
+    redis: Option<String>,
 }
 
 #[tokio::main]
@@ -51,12 +58,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (app, lv) = build_app(Config::new(&args.db)).await?;
+    let mut config = Config::new(&args.db);
+    config.redis.clone_from(&args.redis);
+    let (app, lv) = build_app(config).await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(|err| format!("cannot listen on {}:{}: {err}", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    tracing::info!(db = %args.db.display(), "liveview demo on http://{addr}/ (Ctrl-C to stop)");
+    let layer = match &args.redis {
+        Some(url) => format!("redis {}", without_password(url)),
+        None => "in-memory".to_owned(),
+    };
+    tracing::info!(db = %args.db.display(), %layer, "liveview demo on http://{addr}/ (Ctrl-C to stop)");
     let shutdown = lv.shutdown_on(async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(%err, "cannot listen for Ctrl-C");
@@ -68,6 +81,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The URL with its password, if any, replaced by `***`, for the log.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => {
+                format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+            }
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +118,8 @@ mod tests {
             "9000",
             "--db",
             "/tmp/x.db",
+            "--redis",
+            "redis://127.0.0.1:6390/",
         ]);
         match (defaults, args) {
             (Ok(defaults), Ok(args)) => {
@@ -95,6 +127,7 @@ mod tests {
                 assert!(!defaults.host.is_empty());
                 assert_eq!((args.host.as_str(), args.port), ("::1", 9000));
                 assert_eq!(args.db, PathBuf::from("/tmp/x.db"));
+                assert_eq!(args.redis.as_deref(), Some("redis://127.0.0.1:6390/"));
             }
             other => panic!("cannot parse: {other:?}"),
         }
@@ -103,11 +136,33 @@ mod tests {
             "LIVEVIEW_HOST",
             "LIVEVIEW_PORT",
             "LIVEVIEW_DB",
+            "LIVEVIEW_REDIS",
+            "--redis <URL>",
+            "in-memory",
             "127.0.0.1",
             "8000",
             "liveview-demo.sqlite3",
         ] {
             assert!(help.contains(documented), "--help lacks {documented}");
+        }
+    }
+
+    #[test]
+    fn passwords_stay_out_of_the_log() {
+        assert_eq!(
+            without_password("redis://:s3cret@redis.internal:6379/2"),
+            "redis://:***@redis.internal:6379/2"
+        );
+        assert_eq!(
+            without_password("redis://app:s3cret@10.0.0.5"),
+            "redis://app:***@10.0.0.5"
+        );
+        for plain in [
+            "redis://127.0.0.1:6379/",
+            "redis://app@h/",
+            "unix:///run/redis.sock",
+        ] {
+            assert_eq!(without_password(plain), plain);
         }
     }
 }

@@ -13,7 +13,7 @@ use liveview::{Channels, Templates, context};
 use serde::Serialize;
 
 use crate::handlers::{MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_UPLOAD_BYTES};
-use crate::{AppState, Section, source};
+use crate::{AppState, Section, source, visitors};
 
 /// What the page handlers share.
 pub(crate) struct Site {
@@ -100,7 +100,7 @@ const CASES: [Case; 7] = [
         path: "/stats",
         short: "Server push",
         title: "Figures pushed by the server",
-        summary: "Every 2 s a background task renders these figures once and broadcasts them to every open page of the demo (look at the footer of the other pages). The browser never polls.",
+        summary: "Every 2 s a background task renders these figures once and pushes them to every page open on this server (look at the footer of the other pages). The browser never polls.",
         template: "stats.html",
         partials: &["partials/stats.html"],
         code: &[("src/stats.rs", "stats_task")],
@@ -243,6 +243,10 @@ async fn render(State(site): State<Arc<Site>>, page: Page) -> Response {
 async fn render_page(site: &Site, page: Page) -> Result<String, Box<dyn std::error::Error>> {
     let app = &site.app;
     let stats = app.figures(site.channels.local_connections(), 0).await?;
+    // The reader is not connected yet: count them in. (On a reload, their
+    // previous page may still be counted for a moment; the count pushed
+    // when this page connects puts it right.)
+    let visitors = visitors::visitors_html(visitors::count(&app.presence).await + 1);
     let (case, template, title) = match page {
         Page::Index => (None, "index.html", "liveview demo: from htmx to live views"),
         Page::NotFound => (None, "not_found.html", "Not found · liveview demo"),
@@ -282,6 +286,7 @@ async fn render_page(site: &Site, page: Page) -> Result<String, Box<dyn std::err
             case,
             sources,
             stats,
+            visitors,
             section,
             section_template,
             messages,

@@ -49,8 +49,10 @@ impl AppState {
 }
 
 // region: stats_task
-/// Every `every`, renders the figures once and broadcasts them to every
-/// connected page: all clients receive the same update at the same time.
+/// Every `every`, renders the figures once and pushes them to every page
+/// connected to this server (the group `app.pages`, which each page joins
+/// on connecting): all its clients receive the same update at the same
+/// time. With several nodes, each pushes its own figures to its own pages.
 pub(crate) fn spawn(
     channels: Channels,
     templates: Templates,
@@ -77,8 +79,9 @@ pub(crate) fn spawn(
                     continue;
                 }
             };
-            if let Err(err) = channels.broadcast(Patch::html("#stats", html)).await {
-                tracing::warn!(%err, "stats: broadcast failed");
+            let patch = Patch::html("#stats", html);
+            if let Err(err) = channels.group_send(&app.pages, patch).await {
+                tracing::warn!(%err, "stats: push failed");
             }
         }
     })

@@ -83,7 +83,10 @@ async fn case_pages_show_their_template_and_handler_source() {
         ),
         (
             "/stats",
-            &["channels.broadcast(Patch::html(&quot;#stats&quot;, html))"],
+            &[
+                "Patch::html(&quot;#stats&quot;, html)",
+                "channels.group_send(&amp;app.pages, patch)",
+            ],
         ),
         ("/navigation", &[".with_url(section.path())", "load_about"]),
         (
@@ -192,8 +195,8 @@ impl Socket {
         r
     }
 
-    /// The next text frame that is not a pushed stats patch.
-    async fn recv(&mut self) -> Value {
+    /// The next text frame.
+    async fn next_json(&mut self) -> Value {
         loop {
             let message = tokio::time::timeout(std::time::Duration::from_secs(5), self.ws.next())
                 .await
@@ -201,10 +204,27 @@ impl Socket {
                 .expect("open")
                 .expect("frame");
             if let Message::Text(text) = message {
-                let value: Value = serde_json::from_str(&text).unwrap();
-                if value["target"] != "#stats" {
-                    return value;
-                }
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+
+    /// The next text frame that is not a pushed stats or visitors patch.
+    async fn recv(&mut self) -> Value {
+        loop {
+            let value = self.next_json().await;
+            if value["target"] != "#stats" && value["target"] != "#visitors" {
+                return value;
+            }
+        }
+    }
+
+    /// Reads frames until a pushed visitors count says `text`.
+    async fn visitors(&mut self, text: &str) {
+        loop {
+            let value = self.next_json().await;
+            if value["target"] == "#visitors" && value["html"] == text {
+                return;
             }
         }
     }
@@ -231,6 +251,31 @@ fn html_of(frame: &Value, target: &str) -> String {
         .and_then(|p| p["html"].as_str())
         .unwrap_or_else(|| panic!("no patch of {target} in {frame}"))
         .to_owned()
+}
+
+/// The footer's count as rendered over HTTP.
+async fn rendered_visitors(demo: &Demo) -> String {
+    let (_, _, body) = demo.get("/click").await;
+    let start = body.find(r#"<p id="visitors""#).expect("a visitors widget");
+    let text = &body[start..];
+    let text = &text[text.find('>').unwrap() + 1..];
+    text[..text.find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn visitors_are_counted_from_connecting_with_no_event() {
+    let demo = Demo::start().await;
+    assert_eq!(rendered_visitors(&demo).await, "You are alone");
+    let mut ann = Socket::open(&demo).await;
+    ann.visitors("You are alone").await;
+    // The page being rendered counts its reader, who is not connected yet.
+    assert_eq!(rendered_visitors(&demo).await, "2 people here");
+    let mut bob = Socket::open(&demo).await;
+    bob.visitors("2 people here").await;
+    ann.visitors("2 people here").await;
+    bob.ws.close(None).await.unwrap();
+    ann.visitors("You are alone").await;
+    assert_eq!(demo.metrics.total_events(), 0, "no page sends anything");
 }
 
 #[tokio::test]
