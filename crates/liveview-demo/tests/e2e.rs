@@ -453,3 +453,31 @@ async fn files_are_uploaded_over_the_socket_and_described() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn visitors_in_real_time_count_two_browsers_and_one_leaving() {
+    let demo = Demo::start().await;
+    let demo = &demo;
+    Browser::run("demo_visitors_ann", |ann| async move {
+        // A page with no script of its own: tracking starts on connecting.
+        ann.goto(&demo.url("/click")).await;
+        ann.wait_for_text("#visitors", "You are alone").await;
+        let ann = &ann;
+        Browser::run("demo_visitors_bob", |bob| async move {
+            // Rendered with the count, then kept live on both pages.
+            bob.goto(&demo.url("/")).await;
+            bob.wait_for_text("#visitors", "2 people here").await;
+            ann.wait_for_text("#visitors", "2 people here").await;
+            assert_eq!(
+                ann.eval("return document.getElementById('visitors').getAttribute('aria-live')")
+                    .await,
+                "polite"
+            );
+        })
+        .await;
+        // Bob's browser has quit.
+        ann.wait_for_text("#visitors", "You are alone").await;
+        assert_eq!(demo.metrics.total_events(), 0, "no page sent an event");
+    })
+    .await;
+}

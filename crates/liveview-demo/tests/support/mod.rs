@@ -31,8 +31,14 @@ impl Demo {
 
     /// A demo on this database file (kept by the caller).
     pub async fn start_on(path: &Path) -> Demo {
-        let mut config = Config::new(path);
+        Demo::start_with(Config::new(path)).await
+    }
+
+    /// A demo with this configuration (its database file kept by the
+    /// caller), debug mode off.
+    pub async fn start_with(mut config: Config) -> Demo {
         config.debug = false;
+        let path = config.db_path.clone();
         let metrics = config.metrics.clone();
         let (router, lv) = build_app(config).await.expect("build the demo");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -46,7 +52,7 @@ impl Demo {
             addr,
             lv,
             metrics,
-            db_path: path.to_owned(),
+            db_path: path,
             _dir: None,
         }
     }
