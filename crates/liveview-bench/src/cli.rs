@@ -95,6 +95,11 @@ pub(crate) struct Common {
     #[arg(long, value_name = "N")]
     pub(crate) server_threads: Option<usize>,
 
+    /// Initial WebSocket read buffer of the spawned server, per connection
+    /// (liveview's `Limits::read_buffer_bytes`; default: liveview's default).
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) server_read_buffer: Option<usize>,
+
     /// Hide the progress bar (it is only drawn when stderr is a terminal).
     #[arg(long)]
     pub(crate) no_progress: bool,
@@ -261,6 +266,10 @@ pub(crate) struct ServeArgs {
     /// Worker threads of the runtime (default: one per core).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+
+    /// Initial WebSocket read buffer per connection (default: liveview's).
+    #[arg(long)]
+    pub(crate) read_buffer_bytes: Option<usize>,
 }
 
 /// Parses a positive rate.

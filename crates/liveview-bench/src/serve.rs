@@ -8,8 +8,6 @@
 //!   event itself gets an acknowledgement.
 //! - `GET /fragment?n=N`: the fragment for N as `text/html`.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::extract::Query;
 use axum::response::Html;
@@ -34,10 +32,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), BoxError> {
     if let Some(threads) = args.threads {
         builder.worker_threads(threads.max(1));
     }
-    builder
-        .enable_all()
-        .build()?
-        .block_on(serve(args.addr, args.print_addr))
+    builder.enable_all().build()?.block_on(serve(args))
 }
 
 #[derive(Deserialize)]
@@ -69,17 +64,19 @@ async fn fragment(Query(q): Query<FragmentQuery>) -> Html<String> {
 }
 
 /// The bench app's routes.
-pub(crate) fn app() -> Result<Router, BoxError> {
+pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> {
+    let mut limits = Limits::default()
+        .events_per_second(None)
+        .max_connections(MAX_CONNECTIONS);
+    if let Some(bytes) = read_buffer_bytes {
+        limits = limits.read_buffer_bytes(bytes);
+    }
     let lv = LiveView::builder()
         .auto_register(false)
         .debug(false)
         .handler("echo", echo)
         .handler("bench_broadcast", bench_broadcast)
-        .limits(
-            Limits::default()
-                .events_per_second(None)
-                .max_connections(MAX_CONNECTIONS),
-        )
+        .limits(limits)
         .allow_any_origin()
         .build()?;
     Ok(Router::new()
@@ -87,10 +84,10 @@ pub(crate) fn app() -> Result<Router, BoxError> {
         .merge(lv.router()))
 }
 
-async fn serve(addr: SocketAddr, print_addr: bool) -> Result<(), BoxError> {
-    let app = app()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    if print_addr {
+async fn serve(args: &ServeArgs) -> Result<(), BoxError> {
+    let app = app(args.read_buffer_bytes)?;
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    if args.print_addr {
         let mut out = tokio::io::stdout();
         out.write_all(format!("{}\n", listener.local_addr()?).as_bytes())
             .await?;

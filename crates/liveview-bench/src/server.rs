@@ -45,16 +45,19 @@ impl Server {
                 pid: common.server_pid,
                 child: None,
             }),
-            None => Self::spawn(common.server_threads).await,
+            None => Self::spawn(common.server_threads, common.server_read_buffer).await,
         }
     }
 
-    async fn spawn(threads: Option<usize>) -> Result<Self, BoxError> {
+    async fn spawn(threads: Option<usize>, read_buffer: Option<usize>) -> Result<Self, BoxError> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--print-addr"]);
         if let Some(t) = threads {
             cmd.args(["--threads", &t.to_string()]);
+        }
+        if let Some(b) = read_buffer {
+            cmd.args(["--read-buffer-bytes", &b.to_string()]);
         }
         let mut child = cmd
             .stdin(Stdio::piped())

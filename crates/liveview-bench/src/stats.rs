@@ -240,8 +240,10 @@ pub(crate) struct CpuUse {
     pub(crate) other_s: Option<f64>,
 }
 
+/// Rounds a CPU time difference to 10 ms (the tick), never below zero.
 fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+    let r = (v * 100.0).round() / 100.0;
+    if r > 0.0 { r } else { 0.0 }
 }
 
 impl CpuMeter {
@@ -409,6 +411,8 @@ mod tests {
             })
         );
         assert!(parse_machine_cpu("intr 1 2").is_none());
+        assert_eq!(round2(-0.001).to_string(), "0");
+        assert!((round2(1.234_5) - 1.23).abs() < 1e-12);
         let meter = CpuMeter::start(None);
         let used = meter.stop();
         assert!(used.server_s.is_none());
