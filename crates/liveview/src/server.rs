@@ -567,6 +567,7 @@ async fn upgrade(
         return unavailable("too many connections");
     }
     let v1 = requested_version(parts.uri.query()) >= PROTOCOL_VERSION;
+    let parts = owned_parts(parts);
     let limits = &app.limits;
     ws.read_buffer_size(limits.read_buffer_bytes)
         // Frames are buffered until the socket task flushes a batch: one
@@ -607,6 +608,34 @@ pub fn no_delay(
 /// after every batch, so this only bounds how much a batch holds.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
+/// The request head, copied out of hyper's read buffer.
+///
+/// Header values, custom header names and the URI of a parsed request are
+/// slices of the connection's read buffer (8 to 16 KiB). A connection keeps
+/// its request head for its whole life (handlers read cookies and headers),
+/// and holding those slices would hold the whole buffer: most of what an
+/// idle connection costs. Copies cost a few hundred bytes.
+fn owned_parts(mut parts: http::request::Parts) -> http::request::Parts {
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let name = http::HeaderName::from_bytes(name.as_str().as_bytes());
+        let copy = HeaderValue::from_bytes(value.as_bytes());
+        if let (Ok(name), Ok(mut copy)) = (name, copy) {
+            copy.set_sensitive(value.is_sensitive());
+            headers.append(name, copy);
+        }
+    }
+    parts.headers = headers;
+    if let Ok(uri) = http::Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
+    }
+    if let Some(original) = parts.extensions.remove::<axum::extract::OriginalUri>() {
+        let uri = http::Uri::try_from(original.0.to_string()).unwrap_or_else(|_| parts.uri.clone());
+        parts.extensions.insert(axum::extract::OriginalUri(uri));
+    }
+    parts
+}
+
 fn unavailable(message: &'static str) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -646,6 +675,37 @@ mod tests {
         let policy = OriginPolicy::List(vec!["https://app.example.com".into()]);
         assert!(policy.allows(&headers(Some("https://app.example.com"), "internal:9000")));
         assert!(!policy.allows(&headers(Some("http://app.example.com"), "internal:9000")));
+    }
+
+    #[test]
+    fn owned_parts_no_longer_point_into_the_read_buffer() {
+        let buffer = bytes::Bytes::from_static(
+            b"GET /ws/liveview/r/?v=1 HTTP/1.1 x-custom: value; session=abc",
+        );
+        let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+        let value = HeaderValue::from_maybe_shared(buffer.slice(43..48)).unwrap();
+        assert!(
+            range.contains(&(value.as_bytes().as_ptr() as usize)),
+            "the test value is a slice"
+        );
+        let (mut parts, ()) = http::Request::builder()
+            .uri("/ws/liveview/r/?v=1")
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts.headers.insert("x-custom", value);
+        let mut sensitive = HeaderValue::from_static("session=abc");
+        sensitive.set_sensitive(true);
+        parts.headers.insert(header::COOKIE, sensitive);
+        let owned = owned_parts(parts);
+        let copied = &owned.headers["x-custom"];
+        assert_eq!(copied, "value");
+        assert!(
+            !range.contains(&(copied.as_bytes().as_ptr() as usize)),
+            "copied out of the buffer"
+        );
+        assert!(owned.headers[header::COOKIE].is_sensitive());
+        assert_eq!(owned.uri, "/ws/liveview/r/?v=1");
     }
 
     #[test]

@@ -103,14 +103,14 @@ pub(crate) async fn run(
         uploads: None,
     };
     let end = match app.on_connect.clone() {
-        Some(hook) => match session.run_on_connect(&*hook).await {
+        Some(hook) => match Box::pin(session.run_on_connect(&*hook)).await {
             Ok(()) => session.serve(outbox).await,
             Err(()) => End::Gone,
         },
         None => session.serve(outbox).await,
     };
     if let End::Close(code, reason) = end {
-        session.close(code, reason).await;
+        Box::pin(session.close(code, reason)).await;
     }
     app.layer.detach(id).await;
     tracing::debug!(%id, "liveview: disconnected");
@@ -148,7 +148,7 @@ impl Session {
                     if let Err(end) = self.feed_queued(&mut outbox).await {
                         return end;
                     }
-                    if self.answer(done.function, done.reference, completion).await.is_err() {
+                    if Box::pin(self.answer(done.function, done.reference, completion)).await.is_err() {
                         return End::Gone;
                     }
                     // Files the handler did not take are deleted now.
@@ -171,12 +171,12 @@ impl Session {
                     self.last_seen = Instant::now();
                     match message {
                         Some(Ok(Message::Text(text))) => {
-                            if let Some(end) = self.on_text(text.as_str()).await {
+                            if let Some(end) = Box::pin(self.on_text(text.as_str())).await {
                                 return end;
                             }
                         }
                         Some(Ok(Message::Binary(chunk))) => {
-                            if self.on_chunk(&chunk).await.is_err() {
+                            if Box::pin(self.on_chunk(&chunk)).await.is_err() {
                                 return End::Gone;
                             }
                         }
@@ -206,8 +206,9 @@ impl Session {
         let event = match ClientMessage::from_json(text) {
             Ok(ClientMessage::Event(event)) => event,
             Ok(ClientMessage::Upload(request)) => {
-                return self
-                    .on_upload_request(request)
+                // Boxed, like every rare path: the task's future is as
+                // large as its largest state, and every connection pays it.
+                return Box::pin(self.on_upload_request(request))
                     .await
                     .err()
                     .map(|()| End::Gone);
