@@ -12,8 +12,8 @@
 //! how many people are on the demo right now ([`visitors`]).
 //!
 //! With [`Config::redis`] set, the demo runs as one node of several sharing
-//! that Redis: the chat, the pushed figures and the visitors count reach the
-//! pages of every node.
+//! that Redis: chat messages and the visitors count reach the pages of every
+//! node; each node pushes its own figures (case 4) to its own pages.
 
 pub mod db;
 pub mod handlers;
@@ -197,6 +197,18 @@ pub enum Error {
     Presence(#[from] PresenceError),
 }
 
+/// The demo, built by [`build`].
+#[derive(Debug)]
+pub struct App {
+    /// The router to serve.
+    pub router: axum::Router,
+    /// The live view (for graceful shutdown).
+    pub lv: LiveView,
+    /// What the handlers share; after a graceful shutdown, close its
+    /// `presence` so that other nodes drop this node's visitors at once.
+    pub state: AppState,
+}
+
 /// Builds the demo: opens the database, registers the handlers, starts the
 /// stats task (on the current tokio runtime) and returns the router to serve
 /// and the `LiveView` (for graceful shutdown).
@@ -205,6 +217,15 @@ pub enum Error {
 /// When the database cannot be opened, the templates directory is missing,
 /// or Redis (when configured) cannot be reached.
 pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error> {
+    let app = build(config).await?;
+    Ok((app.router, app.lv))
+}
+
+/// [`build_app`], with the shared state too.
+///
+/// # Errors
+/// As [`build_app`].
+pub async fn build(config: Config) -> Result<App, Error> {
     let db = Db::open(&config.db_path).await?;
     let mut builder = LiveView::builder();
     let presence = match &config.redis {
@@ -260,10 +281,14 @@ pub async fn build_app(config: Config) -> Result<(axum::Router, LiveView), Error
         templates: lv.templates().clone(),
         templates_dir: config.templates_dir,
         channels: lv.channels(),
-        app,
+        app: app.clone(),
     })
     .merge(lv.router());
-    Ok((router, lv))
+    Ok(App {
+        router,
+        lv,
+        state: app,
+    })
 }
 
 /// Runs when a page's socket opens and each time it reconnects: the one

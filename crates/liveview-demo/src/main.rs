@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use liveview_demo::{Config, build_app};
+use liveview_demo::{App, Config, build};
 use tracing_subscriber::EnvFilter;
 
 /// The liveview demo gallery: the seven cases of "From htmx to Django
@@ -32,9 +32,9 @@ struct Args {
     db: PathBuf,
 
     /// Run as one node of several sharing this Redis (6.2 or later), e.g.
-    /// redis://127.0.0.1:6379/: the chat, the pushed figures and the
-    /// visitors count then reach the pages of every node. Without it, the
-    /// in-memory channel layer: one node, nothing else to run.
+    /// redis://127.0.0.1:6379/: chat messages and the visitors count then
+    /// reach the pages of every node (give them one --db file). Default:
+    /// none, the in-memory channel layer (one node, nothing else to run).
     #[arg(long, value_name = "URL", env = "LIVEVIEW_REDIS")]
     redis: Option<String>,
 }
@@ -60,7 +60,7 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::new(&args.db);
     config.redis.clone_from(&args.redis);
-    let (app, lv) = build_app(config).await?;
+    let App { router, lv, state } = build(config).await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(|err| format!("cannot listen on {}:{}: {err}", args.host, args.port))?;
@@ -76,9 +76,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             std::future::pending::<()>().await;
         }
     });
-    axum::serve(liveview::no_delay(listener), app)
+    axum::serve(liveview::no_delay(listener), router)
         .with_graceful_shutdown(shutdown)
         .await?;
+    // Goodbye: with Redis, the other nodes drop this node's visitors now,
+    // rather than when its heartbeat expires (the leaves of the pages
+    // closed by the shutdown may still be on their way).
+    state.presence.close().await;
     tracing::info!("stopped");
     Ok(())
 }
