@@ -1,13 +1,19 @@
 //! Two demo nodes sharing one real redis-server (`--redis`), each with its
 //! own headless Chromium: the chat and the visitors widget work across
-//! them, and each node's pushed figures stay on its own pages.
+//! them, and each node's pushed figures stay on its own pages. And a node
+//! stopped with Ctrl-C takes its visitors with it at once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod redis_fixture;
 mod support;
 
+use std::process::Stdio;
 use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
 
 use liveview_demo::Config;
 use liveview_e2e::{Browser, Page};
@@ -91,4 +97,97 @@ async fn two_nodes_on_one_redis_share_the_chat_and_the_visitors() {
         );
     })
     .await;
+}
+
+/// A raw WebSocket to a node, as a page without a browser.
+struct Socket(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+impl Socket {
+    async fn open(addr: &str) -> Socket {
+        let url = format!("ws://{addr}/ws/liveview/{}/?v=1", liveview::new_room_id());
+        Socket(
+            tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect")
+                .0,
+        )
+    }
+
+    /// Reads frames until a pushed visitors count says `text`.
+    async fn visitors(&mut self, text: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.0.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {text:?} within {within:?}"))
+                .expect("open")
+                .expect("frame");
+            if let Message::Text(text_frame) = frame {
+                let value: serde_json::Value = serde_json::from_str(&text_frame).unwrap();
+                if value["target"] == "#visitors" && value["html"] == text {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_node_stopped_with_ctrl_c_takes_its_visitors_with_it() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.sqlite3");
+    let a = node(&db, &redis, Duration::from_secs(2)).await;
+    // Node B is the real binary, stopped as a person would.
+    let mut b = tokio::process::Command::new(env!("CARGO_BIN_EXE_liveview-demo"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--redis",
+            &redis.url(),
+            "--db",
+        ])
+        .arg(&db)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the demo binary");
+    let mut lines = BufReader::new(b.stdout.take().unwrap()).lines();
+    let b_addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("node B starts in time")
+            .unwrap()
+            .expect("node B logs its address");
+        if let Some(at) = line.find("http://") {
+            let rest = &line[at + "http://".len()..];
+            break rest[..rest.find('/').unwrap()].to_owned();
+        }
+    };
+
+    let mut ann = Socket::open(&a.addr.to_string()).await;
+    ann.visitors("You are alone", Duration::from_secs(5)).await;
+    let mut bob = Socket::open(&b_addr).await;
+    bob.visitors("2 people here", Duration::from_secs(5)).await;
+    ann.visitors("2 people here", Duration::from_secs(5)).await;
+
+    let pid = b.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), b.wait())
+        .await
+        .expect("node B stops on Ctrl-C")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    // Said goodbye: gone at once, not when its heartbeat expires (15 s).
+    ann.visitors("You are alone", Duration::from_secs(2)).await;
 }
