@@ -293,7 +293,8 @@ async fn restart_with_queued_events(app: &mut App, page: &Page) {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(page.eval("return __codes").await, json!([1012]));
     // Capped exponential backoff with jitter: the n-th delay is between half
-    // and all of 250 ms × 2^n (plus the time a refused attempt takes).
+    // and all of 250 ms × 2^n (plus the time a refused attempt takes, and
+    // generous slack above: a loaded CI machine fires timers late, never early).
     let times: Vec<f64> =
         serde_json::from_value(page.eval("return [__down, ...__attempts]").await).unwrap();
     let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
@@ -302,7 +303,7 @@ async fn restart_with_queued_events(app: &mut App, page: &Page) {
     for (n, gap) in gaps.iter().enumerate() {
         let nominal = 250.0 * 2f64.powi(n as i32);
         assert!(
-            *gap >= nominal / 2.0 - 5.0 && *gap <= nominal + 300.0,
+            *gap >= nominal / 2.0 - 5.0 && *gap <= nominal + 800.0,
             "delay {n} was {gap} ms, nominal {nominal} ms: {gaps:?}"
         );
     }
