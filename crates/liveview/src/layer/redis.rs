@@ -85,7 +85,7 @@ pub enum RedisLayerError {
 /// let lv = LiveView::builder().layer(layer).build()?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisConfig {
     url: String,
     prefix: String,
@@ -96,6 +96,39 @@ pub struct RedisConfig {
     outage_max_age: Duration,
     reconnect_max: Duration,
     op_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &redacted(&self.url))
+            .field("prefix", &self.prefix)
+            .field("db", &self.db)
+            .field("replay_len", &self.replay_len)
+            .field("replay_ttl", &self.replay_ttl)
+            .field("outage_buffer", &self.outage_buffer)
+            .field("outage_max_age", &self.outage_max_age)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("op_timeout", &self.op_timeout)
+            .finish()
+    }
+}
+
+/// The URL with its password (if any) replaced by `***`, for logs and errors.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at]
+                .split_once(':')
+                .map_or(&rest[..at], |(user, _)| user);
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
 }
 
 impl RedisConfig {
@@ -326,7 +359,7 @@ impl RedisLayer {
             client.get_connection_manager_with_config(manager_config),
         )
         .await
-        .map_err(|_| RedisLayerError::Connect(format!("no answer from {}", config.url)))?
+        .map_err(|_| RedisLayerError::Connect(format!("no answer from {}", redacted(&config.url))))?
         .map_err(|e| RedisLayerError::Connect(e.to_string()))?;
         let names = Names {
             key: format!("{}:", config.prefix),
@@ -1120,6 +1153,29 @@ fn stream_entry(entry: Value) -> Option<(StreamId, Vec<(String, String)>)> {
         }
     }
     Some((id, pairs))
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redacted("redis://:hunter2@cache:6379/1"),
+            "redis://:***@cache:6379/1"
+        );
+        assert_eq!(
+            redacted("rediss://app:hunter2@cache"),
+            "rediss://app:***@cache"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/"),
+            "redis://127.0.0.1:6379/"
+        );
+        let config = super::RedisConfig::new("redis://:hunter2@cache:6379");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
 }
 
 #[cfg(test)]
