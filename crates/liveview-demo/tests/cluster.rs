@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod redis_fixture;
 mod support;
 
 use std::process::Stdio;
@@ -16,8 +15,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 use liveview_demo::Config;
+use liveview_e2e::redis::RedisServer;
 use liveview_e2e::{Browser, Page};
-use redis_fixture::RedisServer;
 use support::Demo;
 
 /// A node of the cluster: the shared database file, the shared Redis; it

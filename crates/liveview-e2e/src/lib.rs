@@ -1,5 +1,5 @@
-//! End-to-end test harness: a real headless Chromium, driven through
-//! ChromeDriver, against a real server.
+//! Test harness: a real headless Chromium, driven through ChromeDriver,
+//! against a real server; and a real `redis-server` ([`redis::RedisServer`]).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -21,6 +21,8 @@
 //! test command installs them.
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+pub mod redis;
 
 use std::future::Future;
 use std::net::TcpListener;

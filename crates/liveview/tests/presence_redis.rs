@@ -10,7 +10,6 @@
 )]
 
 mod common;
-mod redis_fixture;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -19,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::{Client, TestServer};
 use liveview::layer::{RedisConfig, RedisLayer};
 use liveview::{Ctx, Data, LiveView, Patch, Presence, PresenceEvent, Result, State};
-use redis_fixture::{RedisServer, wait_until};
+use liveview_e2e::redis::{RedisServer, wait_until};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 

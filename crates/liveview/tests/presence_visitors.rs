@@ -5,12 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
-mod redis_fixture;
 
 use common::{Client, TestServer};
 use liveview::layer::RedisConfig;
 use liveview::{Channels, Ctx, Error, LiveView, Patch, Presence, PresenceEvent, Result};
-use redis_fixture::RedisServer;
+use liveview_e2e::redis::RedisServer;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 

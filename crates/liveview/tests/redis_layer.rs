@@ -10,14 +10,13 @@
 )]
 
 mod common;
-mod redis_fixture;
 
 use std::time::Duration;
 
 use common::{Client, TestServer};
 use liveview::layer::{RedisConfig, RedisLayer};
 use liveview::{ConnId, Ctx, Data, Error, LiveView, Patch, Result};
-use redis_fixture::{RedisServer, wait_until};
+use liveview_e2e::redis::{RedisServer, wait_until};
 use serde_json::{Value, json};
 
 /// Long enough for a message to cross Redis if it were going to.

@@ -3,19 +3,12 @@
 //! Tests that use it fail (never skip) when `redis-server` is missing:
 //! `scripts/test.sh` installs Debian's package.
 
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A `redis-server` child process on a free loopback port.
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
@@ -31,10 +24,12 @@ impl RedisServer {
         server
     }
 
+    /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// `redis://127.0.0.1:{port}/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
