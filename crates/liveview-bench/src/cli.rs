@@ -12,9 +12,9 @@ WebSockets, and the same HTML fragment over plain HTTP.
 Unless --url is given, the tool starts its own bench server (this binary, hidden \
 subcommand `serve`, built on the liveview crate) as a child process on \
 127.0.0.1, so that it can read the server's memory from /proc. A server given \
-with --url must implement the bench app: handler `echo` (data {n}) answering a \
+with --url must implement the bench app: handler `echo` (data `n`) answering a \
 patch to `#out` whose HTML is the fragment for n (`<p>%08d</p>`), handler \
-`bench_broadcast` (data {seq}) broadcasting a patch to `#bcast` with the fragment \
+`bench_broadcast` (data `seq`) broadcasting a patch to `#bcast` with the fragment \
 for seq to every connection, and `GET /fragment?n=N` returning the fragment as \
 text/html.
 

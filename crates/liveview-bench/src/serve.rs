@@ -2,7 +2,7 @@
 //! liveview crate with the handlers the scenarios use, and the same fragment
 //! over plain HTTP for the `http` scenario.
 //!
-//! - `echo` (data `{n}`): replies `{"target":"#out","html":"<p>%08d</p>"}`.
+//! - `echo` (data `n`): replies `{"target":"#out","html":"<p>%08d</p>"}`.
 //! - `bench_broadcast` (data `{seq}`): broadcasts
 //!   `{"target":"#bcast","html":"<p>%08d</p>"}` to every connection; the
 //!   event itself gets an acknowledgement.
