@@ -211,4 +211,32 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn reloading_templates_follow_their_files() {
+        let dir = std::env::temp_dir().join(format!("lv-templates-{}", new_room_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("page.html"), "before").unwrap();
+        let templates = Templates::builder().dir(&dir).reload(true).build();
+        assert_eq!(templates.render("page.html", ()).unwrap(), "before");
+        std::fs::write(dir.join("page.html"), "after").unwrap();
+        // The file watcher reports the change asynchronously.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while templates.render("page.html", ()).unwrap() != "after" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the template was never reloaded"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let fixed = Templates::builder().dir(&dir).reload(false).build();
+        assert_eq!(fixed.render("page.html", ()).unwrap(), "after");
+        std::fs::write(dir.join("page.html"), "changed again").unwrap();
+        assert_eq!(
+            fixed.render("page.html", ()).unwrap(),
+            "after",
+            "without reload, the first load stays"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

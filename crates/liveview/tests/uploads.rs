@@ -308,3 +308,42 @@ async fn uploads_on_two_connections_at_once_do_not_mix() {
         assert_eq!(files[0]["text"], letter.repeat(32));
     }
 }
+
+#[tokio::test]
+async fn handlers_see_the_progress_of_open_uploads() {
+    let dir = temp_dir("progress");
+    let server = TestServer::start(
+        LiveView::builder()
+            .auto_register(false)
+            .handler("upload_file", describe)
+            .handler("progress", |ctx: liveview::Ctx| async move {
+                let list: Vec<Value> = ctx
+                    .upload_progress()
+                    .into_iter()
+                    .map(|p| json!({"id": p.id, "field": p.field, "name": p.name, "received": p.received, "size": p.size}))
+                    .collect();
+                Patch::html("#progress", Value::Array(list).to_string())
+            })
+            .uploads("upload_file", UploadConfig::default().temp_dir(&dir)),
+    )
+    .await;
+    let mut client = server.client("r").await;
+    start(&mut client, 4, "half.txt", "text/plain", 100).await;
+    client.send_chunk(4, 0, &[b'h'; 50]).await;
+    client.recv_json().await;
+    client.event("progress", json!({}), json!({})).await;
+    let reply = client.recv_json().await;
+    let progress: Value = serde_json::from_str(reply["html"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        progress,
+        json!([{"id": 4, "field": "file", "name": "half.txt", "received": 50, "size": 100}])
+    );
+    client.send_chunk(4, 50, &[b'h'; 50]).await;
+    assert_eq!(client.recv_json().await["upload"]["status"], "done");
+    client.event("progress", json!({}), json!({})).await;
+    assert_eq!(
+        client.recv_json().await["html"],
+        "[]",
+        "finished uploads are no longer in progress"
+    );
+}
