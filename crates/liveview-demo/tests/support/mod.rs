@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use liveview::LiveView;
 use liveview_demo::{Config, Metrics, build_app};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 pub struct Demo {
     pub addr: SocketAddr,
@@ -63,21 +62,6 @@ impl Demo {
 
     /// A plain HTTP/1.1 GET: status, head, body.
     pub async fn get(&self, path: &str) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.unwrap();
-        let response = String::from_utf8_lossy(&response).into_owned();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, head.to_owned(), body.to_owned())
+        liveview_e2e::http_get(self.addr, path).await
     }
 }
