@@ -134,13 +134,18 @@ impl Session {
         if *shutdown.borrow_and_update() {
             return End::Close(close::RESTART, "server restarting");
         }
+        // Created once: a `changed()` future made anew on every turn of the
+        // loop would register with the watch channel's one shared waiter
+        // list, and every connection woken by a broadcast would contend on it.
+        let shutdown = shutdown.changed();
+        tokio::pin!(shutdown);
         let ping_every = self.app.limits.ping_interval;
         let mut liveness = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
         liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => return End::Close(close::RESTART, "server restarting"),
+                _ = &mut shutdown => return End::Close(close::RESTART, "server restarting"),
                 completion = run_in_flight(&mut self.in_flight), if self.in_flight.is_some() => {
                     let Some(done) = self.in_flight.take() else { continue };
                     // Frames the handler pushed to this connection go out before its
