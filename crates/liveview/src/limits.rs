@@ -129,7 +129,7 @@ impl Limits {
     /// buffer grows to hold a whole frame). The buffer is resident for every
     /// connection, and zero-filled before each read, so a small one keeps
     /// idle connections cheap: `liveview-bench idle` measured 11.1 KiB per
-    /// connection with 4 KiB and 8.2 KiB with 1 KiB, with no measurable
+    /// connection with 4 KiB and 8.3 KiB with 1 KiB, with no measurable
     /// change in throughput or upload speed.
     #[must_use]
     pub fn read_buffer_bytes(mut self, bytes: usize) -> Self {
