@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::cli::Common;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::WebSocketStream;
@@ -33,18 +35,14 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    /// A connector for `server`, room `room`.
-    pub(crate) fn new(
-        server: SocketAddr,
-        room: &str,
-        source_addrs: u8,
-        concurrency: usize,
-    ) -> Self {
+    /// A connector for `server`, with the room, source addresses and
+    /// handshake concurrency of the scenario's common options.
+    pub(crate) fn new(server: SocketAddr, common: &Common) -> Self {
         Self {
             server,
-            ws_url: target::ws_url(server, room).into(),
-            sources: target::source_addrs(server, source_addrs).into(),
-            in_flight: Arc::new(Semaphore::new(concurrency.max(1))),
+            ws_url: target::ws_url(server, &common.room).into(),
+            sources: target::source_addrs(server, common.source_addrs).into(),
+            in_flight: Arc::new(Semaphore::new(common.connect_concurrency.max(1))),
         }
     }
 

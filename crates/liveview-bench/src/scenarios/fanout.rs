@@ -25,12 +25,7 @@ type Arrival = (usize, u64, Instant);
 pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, BoxError> {
     let common = &args.common;
     let show = !common.no_progress;
-    let connector = Connector::new(
-        server.addr,
-        &common.room,
-        common.source_addrs,
-        common.connect_concurrency,
-    );
+    let connector = Connector::new(server.addr, common);
     let n = args.clients;
     let connected = connect_all(&connector, 0, n, show).await;
     let mut samples = connected.samples;

@@ -37,12 +37,7 @@ struct ClientResult {
 pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxError> {
     let common = &args.common;
     let show = !common.no_progress;
-    let connector = Connector::new(
-        server.addr,
-        &common.room,
-        common.source_addrs,
-        common.connect_concurrency,
-    );
+    let connector = Connector::new(server.addr, common);
     let n = args.clients;
     let host: Arc<str> = target::host_header(server.addr).into();
 

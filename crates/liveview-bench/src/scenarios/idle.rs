@@ -25,12 +25,7 @@ const WARMUP_CONNECTIONS: usize = 16;
 pub(crate) async fn run(args: &IdleArgs, server: &Server) -> Result<Report, BoxError> {
     let common = &args.common;
     let show = !common.no_progress;
-    let connector = Connector::new(
-        server.addr,
-        &common.room,
-        common.source_addrs,
-        common.connect_concurrency,
-    );
+    let connector = Connector::new(server.addr, common);
     let n = args.clients;
     let mut samples = Samples::default();
     let mut errors = 0u64;

@@ -111,12 +111,7 @@ async fn run(
     server: &Server,
     scenario: &str,
 ) -> Result<Report, BoxError> {
-    let connector = Connector::new(
-        server.addr,
-        &common.room,
-        common.source_addrs,
-        common.connect_concurrency,
-    );
+    let connector = Connector::new(server.addr, common);
     let show = !common.no_progress;
     let connected = connect_all(&connector, 0, plan.clients, show).await;
     let n = connected.conns.len();
