@@ -288,6 +288,21 @@ impl Page {
     }
 }
 
+/// Serves `app` on a free loopback port in a background task, with
+/// `TCP_NODELAY` as `liveview::no_delay` sets it; returns the address.
+pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    addr
+}
+
 /// A plain HTTP/1.1 `GET` on its own connection: the status, the head and
 /// the body (for tests of pages served next to the live ones).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {

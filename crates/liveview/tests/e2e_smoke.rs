@@ -27,13 +27,7 @@ async fn click_updates_content_in_chromium() {
     let app: axum::Router = axum::Router::new()
         .route("/", get(move || async move { Html(page) }))
         .merge(lv.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(liveview::no_delay(listener), app)
-            .await
-            .unwrap()
-    });
+    let addr = liveview_e2e::serve(app).await;
 
     Browser::run("click_updates_content_in_chromium", |page| async move {
         page.goto(&format!("http://{addr}/")).await;

@@ -51,14 +51,7 @@ async fn serve() -> std::net::SocketAddr {
     let app: axum::Router = axum::Router::new()
         .route("/", get(move || async move { Html(page) }))
         .merge(lv.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(liveview::no_delay(listener), app)
-            .await
-            .unwrap()
-    });
-    addr
+    liveview_e2e::serve(app).await
 }
 
 #[tokio::test]

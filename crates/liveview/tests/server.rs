@@ -870,13 +870,7 @@ async fn tower_middleware_authenticates_the_upgrade_and_handlers_see_its_result(
 
     let lv = builder().handler("me", me).build().unwrap();
     let app: axum::Router = axum::Router::new().merge(lv.router().layer(from_fn(authenticate)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(liveview::no_delay(listener), app)
-            .await
-            .unwrap()
-    });
+    let addr = liveview_e2e::serve(app).await;
     let url = format!("ws://{addr}/ws/liveview/r/?v=1");
 
     match Client::connect(&url, None).await {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use liveview::LiveView;
 use liveview_demo::{Config, Metrics, build_app};
-use tokio::net::TcpListener;
 
 pub struct Demo {
     pub addr: SocketAddr,
@@ -40,13 +39,7 @@ impl Demo {
         let path = config.db_path.clone();
         let metrics = config.metrics.clone();
         let (router, lv) = build_app(config).await.expect("build the demo");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(liveview::no_delay(listener), router)
-                .await
-                .expect("serve");
-        });
+        let addr = liveview_e2e::serve(router).await;
         Demo {
             addr,
             lv,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use liveview::protocol::ServerMessage;
 use liveview::{LiveView, LiveViewBuilder};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -34,13 +34,7 @@ impl TestServer {
     pub async fn start(builder: LiveViewBuilder) -> TestServer {
         let lv = builder.build().expect("build");
         let app: axum::Router = axum::Router::new().merge(lv.router());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(liveview::no_delay(listener), app)
-                .await
-                .expect("serve");
-        });
+        let addr = liveview_e2e::serve(app).await;
         TestServer { addr, lv }
     }
 
