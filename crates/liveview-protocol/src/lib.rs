@@ -10,6 +10,9 @@
 //! - [`ErrorCode`]: the machine-readable kind of an error frame.
 //! - [`ServerFrame`]: what a server sends, for encoding;
 //!   [`ServerMessage`]: the same, for decoding on the client side.
+//! - [`Dialect`]: legacy (Django LiveView) or version 1, and how an answer
+//!   becomes frames in each.
+//! - [`Chunk`]: the binary frame of an upload chunk.
 //!
 //! ```
 //! use liveview_protocol::{Event, Patch, ServerFrame};
@@ -25,11 +28,15 @@
 //! ```
 
 mod case;
+mod chunk;
+mod dialect;
 mod event;
 mod frame;
 mod patch;
 
 pub use case::{snake_case, snake_case_keys};
+pub use chunk::{CHUNK_HEADER_BYTES, Chunk, MAX_CHUNK_BYTES};
+pub use dialect::{Dialect, ReplyFrames};
 pub use event::{ClientMessage, DecodeError, Event, MAX_FUNCTION_NAME_LEN, UploadRequest};
 pub use frame::{ErrorCode, ServerFrame, ServerMessage};
 pub use patch::Patch;

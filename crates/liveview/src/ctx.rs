@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::channels::Channels;
 use crate::error::{SendError, TemplateError};
 use crate::layer::{ConnId, Frame, Mailbox};
-use crate::server::App;
-use crate::upload::{UploadProgress, UploadedFile};
+use crate::services::Services;
+use crate::upload::UploadProgress;
 
 /// The context of an event: which connection sent it, and what a handler can
 /// do about that connection and the others.
@@ -39,7 +39,7 @@ use crate::upload::{UploadProgress, UploadedFile};
 #[derive(Clone)]
 pub struct Ctx {
     conn: Arc<Connection>,
-    app: Arc<App>,
+    services: Arc<Services>,
 }
 
 /// What the server keeps for one open connection.
@@ -51,10 +51,8 @@ pub(crate) struct Connection {
     /// Per-connection typed state; a `Vec` because connections hold few
     /// types and an empty `Vec` costs no allocation.
     state: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
-    /// Files claimed by the event being handled, until `Uploads` takes them.
-    pub(crate) files: Mutex<Vec<UploadedFile>>,
-    /// Progress of the connection's open uploads.
-    pub(crate) upload_progress: Mutex<Vec<UploadProgress>>,
+    /// Progress of the connection's open uploads, published by its socket task.
+    upload_progress: Mutex<Vec<UploadProgress>>,
 }
 
 impl Connection {
@@ -65,15 +63,27 @@ impl Connection {
             request,
             mailbox,
             state: Mutex::new(Vec::new()),
-            files: Mutex::new(Vec::new()),
             upload_progress: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Replaces what [`Ctx::upload_progress`] reports.
+    pub(crate) fn publish_upload_progress(&self, progress: Vec<UploadProgress>) {
+        *self
+            .upload_progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = progress;
     }
 }
 
 impl Ctx {
-    pub(crate) fn new(conn: Arc<Connection>, app: Arc<App>) -> Self {
-        Ctx { conn, app }
+    pub(crate) fn new(conn: Arc<Connection>, services: Arc<Services>) -> Self {
+        Ctx { conn, services }
+    }
+
+    /// The connection this context is about (for the socket task).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// This connection's id (to send to it from elsewhere with
@@ -113,7 +123,7 @@ impl Ctx {
 
     /// True when the app runs in debug mode.
     pub fn is_debug(&self) -> bool {
-        self.app.debug
+        self.services.debug
     }
 
     /// Sends a patch to this connection now (not as a reply: without `ref`).
@@ -147,7 +157,10 @@ impl Ctx {
     /// # Errors
     /// When the channel layer's backend fails.
     pub async fn group_send(&self, group: &str, patch: Patch) -> Result<(), SendError> {
-        self.app.layer.group_send(group, Frame::patch(&patch)).await
+        self.services
+            .layer
+            .group_send(group, Frame::patch(&patch))
+            .await
     }
 
     /// Sends a patch to another connection, by id.
@@ -155,7 +168,7 @@ impl Ctx {
     /// # Errors
     /// [`SendError::Closed`] when that connection is gone.
     pub async fn send_to(&self, conn: ConnId, patch: Patch) -> Result<(), SendError> {
-        self.app.layer.send(conn, Frame::patch(&patch)).await
+        self.services.layer.send(conn, Frame::patch(&patch)).await
     }
 
     /// Adds this connection to a group; it leaves it when it closes.
@@ -163,7 +176,7 @@ impl Ctx {
     /// # Errors
     /// When the channel layer's backend fails.
     pub async fn join(&self, group: &str) -> Result<(), SendError> {
-        self.app.layer.group_add(group, self.conn.id).await
+        self.services.layer.group_add(group, self.conn.id).await
     }
 
     /// Removes this connection from a group.
@@ -171,12 +184,12 @@ impl Ctx {
     /// # Errors
     /// When the channel layer's backend fails.
     pub async fn leave(&self, group: &str) -> Result<(), SendError> {
-        self.app.layer.group_discard(group, self.conn.id).await
+        self.services.layer.group_discard(group, self.conn.id).await
     }
 
     /// A handle to send to connections and groups from anywhere.
     pub fn channels(&self) -> Channels {
-        Channels::new(Arc::clone(&self.app.layer))
+        Channels::new(Arc::clone(&self.services.layer))
     }
 
     /// Renders a template of the app's template directory with HTML
@@ -186,7 +199,7 @@ impl Ctx {
     /// When the app has no templates, the template does not exist, or it
     /// fails to render.
     pub fn render<S: Serialize>(&self, name: &str, context: S) -> Result<String, TemplateError> {
-        self.app.templates.render(name, context)
+        self.services.templates.render(name, context)
     }
 
     /// How far this connection's open uploads have come.
@@ -198,33 +211,9 @@ impl Ctx {
             .clone()
     }
 
-    pub(crate) fn uploaded_files_slot(&self) -> std::sync::MutexGuard<'_, Vec<UploadedFile>> {
-        self.conn
-            .files
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn upload_progress_slot(&self) -> std::sync::MutexGuard<'_, Vec<UploadProgress>> {
-        self.conn
-            .upload_progress
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn take_uploaded_files(&self) -> Vec<UploadedFile> {
-        std::mem::take(
-            &mut *self
-                .conn
-                .files
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
-    }
-
     /// Application state given to the builder with `.state(..)`.
     pub fn app_state<S: Clone + 'static>(&self) -> Option<S> {
-        self.app.states.get::<S>()
+        self.services.states.get::<S>()
     }
 
     /// Runs `f` on this connection's state of type `T`, created with
@@ -280,7 +269,12 @@ impl Ctx {
     }
 
     /// A copy of this connection's state of type `T`, if it has one.
-    pub fn state<T: Clone + Send + 'static>(&self) -> Option<T> {
+    ///
+    /// Per-connection state (this, [`with_state`](Self::with_state),
+    /// [`set_state`](Self::set_state)) is not application state: that is
+    /// [`app_state`](Self::app_state) and the [`State`](crate::State)
+    /// extractor.
+    pub fn connection_state<T: Clone + Send + 'static>(&self) -> Option<T> {
         let slots = self
             .conn
             .state

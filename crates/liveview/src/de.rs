@@ -63,7 +63,7 @@ impl<'de> Deserializer<'de> for LenientMap<'de> {
 
 /// A field could not be read into the handler's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeError {
+pub(crate) struct DeError {
     path: Vec<String>,
     message: String,
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use liveview_protocol::ErrorCode;
+
 /// The error a handler returns.
 ///
 /// Any error type converts into it with `?`. What the client sees depends
@@ -94,6 +96,71 @@ impl fmt::Display for Error {
 /// `Result` with [`Error`] as its default error: the return type of most handlers.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Why an event was not handed to its handler: an extractor could not read
+/// it, or an upload could not be taken. It becomes an error frame with its
+/// [`code`](Rejection::code) and [`message`](Rejection::message).
+///
+/// ```
+/// use liveview::extract::Rejection;
+/// use liveview::protocol::ErrorCode;
+///
+/// let rejection = Rejection::invalid_data("age: not a number");
+/// assert_eq!(rejection.code(), ErrorCode::InvalidData);
+/// assert_eq!(rejection.to_string(), "age: not a number");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    code: ErrorCode,
+    message: String,
+}
+
+impl Rejection {
+    /// The client sent data that does not fit (`invalid_data`).
+    pub fn invalid_data(message: impl Into<String>) -> Self {
+        Rejection::new(ErrorCode::InvalidData, message)
+    }
+
+    /// The server is misconfigured (reported as `handler_error`).
+    pub fn server(message: impl Into<String>) -> Self {
+        Rejection::new(ErrorCode::HandlerError, message)
+    }
+
+    /// An upload refused before it started (`upload_rejected`).
+    pub(crate) fn upload_rejected(message: impl Into<String>) -> Self {
+        Rejection::new(ErrorCode::UploadRejected, message)
+    }
+
+    /// An upload that failed on the way (`upload_failed`).
+    pub(crate) fn upload_failed(message: impl Into<String>) -> Self {
+        Rejection::new(ErrorCode::UploadFailed, message)
+    }
+
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The error code of the frame that reports it.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
 /// Why [`LiveViewBuilder::build`](crate::LiveViewBuilder::build) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -115,6 +182,14 @@ pub enum BuildError {
     BadHandlerName {
         /// The name.
         name: String,
+    },
+    /// Upload limits were given for a function no handler is registered under.
+    #[error(
+        "uploads are configured for {function:?}, but no handler is registered under that name"
+    )]
+    UploadsWithoutHandler {
+        /// The function name given to `uploads`.
+        function: String,
     },
     /// An allowed origin is not of the form `scheme://host[:port]`.
     #[error("allowed origin {origin:?} is not of the form scheme://host[:port]")]

@@ -1,82 +1,127 @@
 //! Typed extraction of handler arguments from an event.
 
-use std::any::{Any, TypeId, type_name};
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::Arc;
+use std::any::type_name;
+use std::future::Future;
 
-use liveview_protocol::{ErrorCode, Event};
+use liveview_protocol::Event;
 use serde::de::DeserializeOwned;
 
 use crate::ctx::Ctx;
 use crate::de::from_map;
+pub use crate::error::Rejection;
+use crate::upload::{UploadedFile, Uploads};
 
 /// A type a handler can take as an argument, read from the event and its
 /// connection.
+///
+/// Extraction is async, as in axum's `FromRequestParts`: an extractor may
+/// look things up (the current user, in a session store) before the handler
+/// runs. Arguments are extracted in order; the first [`Rejection`] stops the
+/// event with an error frame, and the handler does not run.
+///
+/// ```
+/// use liveview::extract::{EventParts, FromEvent, Rejection};
+/// use liveview::{Ctx, Patch, State};
+///
+/// /// A session store that answers asynchronously (a database, Redis, ...).
+/// #[derive(Clone)]
+/// struct Sessions;
+///
+/// impl Sessions {
+///     async fn user(&self, token: &str) -> Option<String> {
+///         (token == "s3cret").then(|| "ada".to_owned())
+///     }
+/// }
+///
+/// /// The signed-in user, from the `session` cookie of the page's socket.
+/// struct User(String);
+///
+/// impl FromEvent for User {
+///     async fn from_event(ctx: &Ctx, _parts: &mut EventParts) -> Result<Self, Rejection> {
+///         let sessions = ctx
+///             .app_state::<Sessions>()
+///             .ok_or_else(|| Rejection::server("no session store"))?;
+///         let token = ctx.cookie("session").unwrap_or_default();
+///         match sessions.user(token).await {
+///             Some(name) => Ok(User(name)),
+///             None => Err(Rejection::invalid_data("please sign in")),
+///         }
+///     }
+/// }
+///
+/// async fn whoami(User(name): User) -> Patch {
+///     Patch::html("#me", name)
+/// }
+///
+/// let lv = liveview::LiveView::builder()
+///     .state(Sessions)
+///     .handler("whoami", whoami)
+///     .build()?;
+/// # Ok::<(), liveview::BuildError>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a liveview handler argument",
-    note = "handler arguments are Ctx, Form<T>, Data<T>, State<T>, Event, or your own type implementing FromEvent"
+    note = "handler arguments are Ctx, Form<T>, Data<T>, State<T>, Event, Uploads, or your own type implementing FromEvent"
 )]
-pub trait FromEvent: Sized {
+pub trait FromEvent: Sized + Send {
     /// Reads the argument.
     ///
     /// # Errors
     /// A [`Rejection`], reported to the client as an error frame.
-    fn from_event(ctx: &Ctx, event: &Event) -> Result<Self, Rejection>;
+    fn from_event(
+        ctx: &Ctx,
+        parts: &mut EventParts,
+    ) -> impl Future<Output = Result<Self, Rejection>> + Send;
 }
 
-/// Why an argument could not be extracted.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    code: ErrorCode,
-    message: String,
+/// The event a handler runs for, with the files it carries: what extractors
+/// read.
+#[derive(Debug)]
+pub struct EventParts {
+    event: Event,
+    uploads: Option<Vec<UploadedFile>>,
 }
 
-impl Rejection {
-    /// The client sent data that does not fit (`invalid_data`).
-    pub fn invalid_data(message: impl Into<String>) -> Self {
-        Rejection {
-            code: ErrorCode::InvalidData,
-            message: message.into(),
+impl EventParts {
+    pub(crate) fn new(event: Event, uploads: Vec<UploadedFile>) -> Self {
+        EventParts {
+            event,
+            uploads: Some(uploads),
         }
     }
 
-    /// The server is misconfigured (reported as `handler_error`).
-    pub fn server(message: impl Into<String>) -> Self {
-        Rejection {
-            code: ErrorCode::HandlerError,
-            message: message.into(),
-        }
+    /// The event.
+    pub fn event(&self) -> &Event {
+        &self.event
     }
 
-    /// The error code of the frame that reports it.
-    pub fn code(&self) -> ErrorCode {
-        self.code
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.message
+    /// Takes the files the event carries; `None` once taken.
+    pub fn take_uploads(&mut self) -> Option<Vec<UploadedFile>> {
+        self.uploads.take()
     }
 }
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Rejection {}
 
 impl FromEvent for Ctx {
-    fn from_event(ctx: &Ctx, _event: &Event) -> Result<Self, Rejection> {
+    async fn from_event(ctx: &Ctx, _parts: &mut EventParts) -> Result<Self, Rejection> {
         Ok(ctx.clone())
     }
 }
 
 impl FromEvent for Event {
-    fn from_event(_ctx: &Ctx, event: &Event) -> Result<Self, Rejection> {
-        Ok(event.clone())
+    async fn from_event(_ctx: &Ctx, parts: &mut EventParts) -> Result<Self, Rejection> {
+        Ok(parts.event.clone())
+    }
+}
+
+/// The files of the event move into this argument; a handler can take them
+/// once (a second `Uploads` argument is a server error, not an empty list).
+impl FromEvent for Uploads {
+    async fn from_event(_ctx: &Ctx, parts: &mut EventParts) -> Result<Self, Rejection> {
+        parts.take_uploads().map(Uploads::new).ok_or_else(|| {
+            Rejection::server(
+                "a handler can take `Uploads` only once: its files were already taken",
+            )
+        })
     }
 }
 
@@ -101,9 +146,9 @@ impl FromEvent for Event {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Form<T>(pub T);
 
-impl<T: DeserializeOwned> FromEvent for Form<T> {
-    fn from_event(_ctx: &Ctx, event: &Event) -> Result<Self, Rejection> {
-        from_map(&event.form)
+impl<T: DeserializeOwned + Send> FromEvent for Form<T> {
+    async fn from_event(_ctx: &Ctx, parts: &mut EventParts) -> Result<Self, Rejection> {
+        from_map(&parts.event.form)
             .map(Form)
             .map_err(|err| Rejection::invalid_data(format!("form: {err}")))
     }
@@ -127,9 +172,9 @@ impl<T: DeserializeOwned> FromEvent for Form<T> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Data<T>(pub T);
 
-impl<T: DeserializeOwned> FromEvent for Data<T> {
-    fn from_event(_ctx: &Ctx, event: &Event) -> Result<Self, Rejection> {
-        from_map(&event.data)
+impl<T: DeserializeOwned + Send> FromEvent for Data<T> {
+    async fn from_event(_ctx: &Ctx, parts: &mut EventParts) -> Result<Self, Rejection> {
+        from_map(&parts.event.data)
             .map(Data)
             .map_err(|err| Rejection::invalid_data(format!("data: {err}")))
     }
@@ -160,32 +205,12 @@ impl<T: DeserializeOwned> FromEvent for Data<T> {
 pub struct State<S>(pub S);
 
 impl<S: Clone + Send + Sync + 'static> FromEvent for State<S> {
-    fn from_event(ctx: &Ctx, _event: &Event) -> Result<Self, Rejection> {
+    async fn from_event(ctx: &Ctx, _parts: &mut EventParts) -> Result<Self, Rejection> {
         ctx.app_state::<S>().map(State).ok_or_else(|| {
             Rejection::server(format!(
                 "no application state of type `{}`: add it with LiveView::builder().state(..)",
                 type_name::<S>()
             ))
         })
-    }
-}
-
-/// Application states by type.
-#[derive(Clone, Default)]
-pub(crate) struct StateMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
-
-impl StateMap {
-    pub(crate) fn insert<S: Clone + Send + Sync + 'static>(&mut self, state: S) {
-        self.0.insert(TypeId::of::<S>(), Arc::new(state));
-    }
-
-    pub(crate) fn get<S: Clone + 'static>(&self) -> Option<S> {
-        self.0.get(&TypeId::of::<S>())?.downcast_ref::<S>().cloned()
-    }
-}
-
-impl fmt::Debug for StateMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StateMap({} entries)", self.0.len())
     }
 }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use liveview_protocol::Event;
 
 use crate::ctx::Ctx;
-use crate::error::Error;
-use crate::extract::{FromEvent, Rejection};
+use crate::error::{Error, Rejection};
+use crate::extract::{EventParts, FromEvent};
 use crate::reply::{IntoReply, Reply};
+use crate::upload::UploadedFile;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -22,6 +23,8 @@ pub enum Failure {
     Rejected(Rejection),
     /// The handler returned an error.
     Handler(Error),
+    /// A `before_event` hook refused the event.
+    Refused(Error),
 }
 
 pub(crate) type Outcome = Result<Reply, Failure>;
@@ -53,11 +56,11 @@ pub(crate) type Outcome = Result<Reply, Failure>;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a liveview handler",
     label = "not a handler",
-    note = "a handler is an `async fn` whose arguments all implement `FromEvent` (Ctx, Form<T>, Data<T>, State<T>, Event) and whose output implements `IntoReply` (Patch, Vec<Patch>, Reply, (), or a Result of those)"
+    note = "a handler is an `async fn` whose arguments all implement `FromEvent` (Ctx, Form<T>, Data<T>, State<T>, Event, Uploads) and whose output implements `IntoReply` (Patch, Vec<Patch>, Reply, (), or a Result of those)"
 )]
 pub trait Handler<Args>: Clone + Send + Sync + Sized + 'static {
     #[doc(hidden)]
-    fn call(&self, ctx: Ctx, event: Event) -> BoxFuture<Outcome>;
+    fn call(&self, ctx: Ctx, event: Event, uploads: Vec<UploadedFile>) -> BoxFuture<Outcome>;
 }
 
 macro_rules! impl_handler {
@@ -70,11 +73,14 @@ macro_rules! impl_handler {
             $($arg: FromEvent + Send + 'static,)*
         {
             #[allow(non_snake_case, unused_variables)]
-            fn call(&self, ctx: Ctx, event: Event) -> BoxFuture<Outcome> {
+            fn call(&self, ctx: Ctx, event: Event, uploads: Vec<UploadedFile>) -> BoxFuture<Outcome> {
                 let handler = self.clone();
                 Box::pin(async move {
-                    $(let $arg = $arg::from_event(&ctx, &event).map_err(Failure::Rejected)?;)*
-                    drop(event);
+                    #[allow(unused_mut)] // no argument, no extraction
+                    let mut parts = EventParts::new(event, uploads);
+                    $(let $arg = $arg::from_event(&ctx, &mut parts).await.map_err(Failure::Rejected)?;)*
+                    // Files no argument took are deleted before the handler runs.
+                    drop(parts);
                     handler($($arg),*).await.into_reply().map_err(Failure::Handler)
                 })
             }
@@ -93,7 +99,7 @@ impl_handler!(T1, T2, T3, T4, T5, T6, T7);
 impl_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
 
 trait ErasedHandler: Send + Sync {
-    fn call(&self, ctx: Ctx, event: Event) -> BoxFuture<Outcome>;
+    fn call(&self, ctx: Ctx, event: Event, uploads: Vec<UploadedFile>) -> BoxFuture<Outcome>;
 }
 
 struct Erased<H, Args> {
@@ -106,26 +112,33 @@ where
     H: Handler<Args>,
     Args: 'static,
 {
-    fn call(&self, ctx: Ctx, event: Event) -> BoxFuture<Outcome> {
-        self.handler.call(ctx, event)
+    fn call(&self, ctx: Ctx, event: Event, uploads: Vec<UploadedFile>) -> BoxFuture<Outcome> {
+        self.handler.call(ctx, event, uploads)
     }
 }
 
-/// A handler with its argument types erased, ready to be stored by name.
+/// A handler with its argument types erased, ready to be stored by name
+/// (an implementation detail of the `#[handler]` macro).
+#[doc(hidden)]
 #[derive(Clone)]
 pub struct BoxedHandler(Arc<dyn ErasedHandler>);
 
 impl BoxedHandler {
     /// Erases a handler.
-    pub fn new<H: Handler<Args>, Args: 'static>(handler: H) -> Self {
+    pub(crate) fn new<H: Handler<Args>, Args: 'static>(handler: H) -> Self {
         BoxedHandler(Arc::new(Erased {
             handler,
             _args: PhantomData,
         }))
     }
 
-    pub(crate) fn call(&self, ctx: Ctx, event: Event) -> BoxFuture<Outcome> {
-        self.0.call(ctx, event)
+    pub(crate) fn call(
+        &self,
+        ctx: Ctx,
+        event: Event,
+        uploads: Vec<UploadedFile>,
+    ) -> BoxFuture<Outcome> {
+        self.0.call(ctx, event, uploads)
     }
 }
 

@@ -46,36 +46,37 @@
 //! from [`LiveView::channels`]; where messages travel is the business of the
 //! [`ChannelLayer`]: [`InMemoryLayer`] by default, Redis across nodes.
 
+mod app;
 mod channels;
 mod client;
 mod ctx;
 mod de;
 mod error;
-mod extract;
+pub mod extract;
 mod handler;
 pub mod layer;
 mod limits;
 mod presence;
 mod reply;
 mod server;
+mod services;
 mod socket;
 mod templates;
-mod upload;
+pub mod upload;
 
 pub use channels::Channels;
 pub use client::{script_tag, script_url};
 pub use ctx::Ctx;
-pub use de::DeError;
 pub use error::{BuildError, Error, Result, SendError, TemplateError};
-pub use extract::{Data, Form, FromEvent, Rejection, State};
-pub use handler::{BoxedHandler, Handler};
+pub use extract::{Data, Form, State};
+pub use handler::Handler;
 pub use layer::{ChannelLayer, ConnId, Frame, InMemoryLayer};
 pub use limits::Limits;
 pub use presence::{Presence, PresenceEntry, PresenceError, PresenceEvent, PresenceGuard};
 pub use reply::{IntoReply, Reply};
 pub use server::{LiveView, LiveViewBuilder, no_delay};
 pub use templates::{Templates, TemplatesBuilder, new_room_id};
-pub use upload::{MAX_CHUNK_BYTES, UploadConfig, UploadProgress, UploadedFile, Uploads};
+pub use upload::Uploads;
 
 pub use liveview_macros::handler;
 pub use liveview_protocol::{self as protocol, ErrorCode, Event, Patch};

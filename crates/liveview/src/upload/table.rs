@@ -1,311 +1,20 @@
-//! File uploads over the socket (see `docs/uploads.md`).
+//! The uploads of one connection: open ones receiving chunks, finished ones
+//! waiting for the event that claims them.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use liveview_protocol::{ErrorCode, UploadRequest};
+use liveview_protocol::{CHUNK_HEADER_BYTES, Chunk, Event, MAX_CHUNK_BYTES, UploadRequest};
 use tokio::io::AsyncWriteExt;
 
-use crate::ctx::Ctx;
-use crate::extract::{FromEvent, Rejection};
-use liveview_protocol::Event;
-
-/// Bytes of the binary chunk header: upload id (u32 BE), offset (u64 BE).
-pub(crate) const CHUNK_HEADER: usize = 12;
-
-/// The most data one binary chunk may carry.
-pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
+use super::config::UploadConfig;
+use super::file::{Content, TempFile, UploadProgress, UploadedFile};
+use crate::error::Rejection;
 
 /// Uploads a connection may have open at once.
 const MAX_OPEN_PER_CONNECTION: usize = 32;
-
-/// What a function accepts as uploads. Functions without one refuse files.
-///
-/// ```
-/// use liveview::UploadConfig;
-///
-/// let config = UploadConfig::default()
-///     .max_file_size(5 * 1024 * 1024)
-///     .max_files(3)
-///     .accept(["image/*", ".pdf"]);
-/// assert!(config.accepts("cat.png", "image/png"));
-/// assert!(config.accepts("report.PDF", ""));
-/// assert!(!config.accepts("run.exe", "application/octet-stream"));
-/// ```
-#[derive(Debug, Clone)]
-pub struct UploadConfig {
-    max_file_size: u64,
-    max_files: usize,
-    accept: Vec<String>,
-    memory_threshold: usize,
-    temp_dir: PathBuf,
-}
-
-impl Default for UploadConfig {
-    fn default() -> Self {
-        UploadConfig {
-            max_file_size: 10 * 1024 * 1024,
-            max_files: 10,
-            accept: Vec::new(),
-            memory_threshold: 256 * 1024,
-            temp_dir: std::env::temp_dir().join("liveview-uploads"),
-        }
-    }
-}
-
-impl UploadConfig {
-    /// Largest accepted file, in bytes (default 10 MiB).
-    #[must_use]
-    pub fn max_file_size(mut self, bytes: u64) -> Self {
-        self.max_file_size = bytes;
-        self
-    }
-
-    /// Most files one event may carry (default 10).
-    #[must_use]
-    pub fn max_files(mut self, files: usize) -> Self {
-        self.max_files = files.max(1);
-        self
-    }
-
-    /// Accepted types, as in HTML's `accept`: MIME types (`image/png`),
-    /// wildcards (`image/*`) or extensions (`.pdf`). Empty (the default)
-    /// accepts everything.
-    #[must_use]
-    pub fn accept<I, S>(mut self, types: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.accept = types
-            .into_iter()
-            .map(|t| t.into().to_ascii_lowercase())
-            .collect();
-        self
-    }
-
-    /// Files larger than this are written to a temporary file instead of
-    /// memory (default 256 KiB).
-    #[must_use]
-    pub fn memory_threshold(mut self, bytes: usize) -> Self {
-        self.memory_threshold = bytes;
-        self
-    }
-
-    /// Where temporary files go (default: the system's temporary directory,
-    /// under `liveview-uploads`).
-    #[must_use]
-    pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.temp_dir = dir.into();
-        self
-    }
-
-    /// True when a file of this name and MIME type is accepted.
-    pub fn accepts(&self, name: &str, content_type: &str) -> bool {
-        if self.accept.is_empty() {
-            return true;
-        }
-        let name = name.to_ascii_lowercase();
-        let content_type = content_type.to_ascii_lowercase();
-        self.accept.iter().any(|pattern| {
-            if pattern.starts_with('.') {
-                name.ends_with(pattern.as_str())
-            } else if let Some(prefix) = pattern.strip_suffix("/*") {
-                content_type
-                    .split_once('/')
-                    .is_some_and(|(kind, _)| kind == prefix)
-            } else {
-                content_type == *pattern
-            }
-        })
-    }
-}
-
-/// A temporary file, deleted when dropped unless kept.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            if let Err(err) = std::fs::remove_file(&self.path) {
-                if err.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(path = %self.path.display(), %err, "liveview: could not remove an upload's temporary file");
-                }
-            }
-        }
-    }
-}
-
-enum Content {
-    Memory(Bytes),
-    Disk(TempFile),
-}
-
-/// A file a client uploaded, handed to the handler of the event that named it.
-///
-/// Small files are in memory; larger ones in a temporary file that is
-/// deleted when this value is dropped, unless [`persist`](Self::persist)ed.
-pub struct UploadedFile {
-    field: String,
-    name: String,
-    content_type: String,
-    size: u64,
-    content: Content,
-}
-
-impl UploadedFile {
-    /// The form field (input name) it came from.
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-
-    /// The file's name as the browser gave it (not a path: never trust it as one).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The MIME type the browser reported (may be empty).
-    pub fn content_type(&self) -> &str {
-        &self.content_type
-    }
-
-    /// Size in bytes.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// The temporary file holding the content, when it is on disk.
-    pub fn path(&self) -> Option<&Path> {
-        match &self.content {
-            Content::Memory(_) => None,
-            Content::Disk(temp) => Some(&temp.path),
-        }
-    }
-
-    /// The content (read from disk when the file is there).
-    ///
-    /// # Errors
-    /// When the temporary file cannot be read.
-    pub async fn bytes(&self) -> io::Result<Bytes> {
-        match &self.content {
-            Content::Memory(bytes) => Ok(bytes.clone()),
-            Content::Disk(temp) => tokio::fs::read(&temp.path).await.map(Bytes::from),
-        }
-    }
-
-    /// Moves the content to `destination` and keeps it there.
-    ///
-    /// # Errors
-    /// When the file cannot be written or moved.
-    pub async fn persist(mut self, destination: impl AsRef<Path>) -> io::Result<()> {
-        let destination = destination.as_ref();
-        match &mut self.content {
-            Content::Memory(bytes) => tokio::fs::write(destination, bytes).await,
-            Content::Disk(temp) => {
-                if tokio::fs::rename(&temp.path, destination).await.is_err() {
-                    // Another file system: copy, then let Drop remove the original.
-                    tokio::fs::copy(&temp.path, destination).await?;
-                    return Ok(());
-                }
-                temp.keep = true;
-                Ok(())
-            }
-        }
-    }
-}
-
-impl fmt::Debug for UploadedFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UploadedFile")
-            .field("field", &self.field)
-            .field("name", &self.name)
-            .field("content_type", &self.content_type)
-            .field("size", &self.size)
-            .field("path", &self.path())
-            .finish()
-    }
-}
-
-/// The files uploaded with an event, as a handler argument.
-///
-/// ```
-/// use liveview::{Patch, Uploads};
-///
-/// async fn upload_file(files: Uploads) -> Patch {
-///     let names: Vec<&str> = files.field("file").map(|f| f.name()).collect();
-///     Patch::html("#result", format!("received {}", names.join(", ")))
-/// }
-/// # let _ = liveview::LiveView::builder().handler("upload_file", upload_file);
-/// ```
-#[derive(Debug, Default)]
-pub struct Uploads {
-    files: Vec<UploadedFile>,
-}
-
-impl Uploads {
-    /// The files of one form field.
-    pub fn field<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a UploadedFile> + 'a {
-        self.files.iter().filter(move |f| f.field == name)
-    }
-
-    /// All files.
-    pub fn iter(&self) -> std::slice::Iter<'_, UploadedFile> {
-        self.files.iter()
-    }
-
-    /// Number of files.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    /// True when the event carried no file.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
-    /// The files, to keep or move.
-    pub fn into_vec(self) -> Vec<UploadedFile> {
-        self.files
-    }
-}
-
-impl IntoIterator for Uploads {
-    type Item = UploadedFile;
-    type IntoIter = std::vec::IntoIter<UploadedFile>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.files.into_iter()
-    }
-}
-
-impl FromEvent for Uploads {
-    fn from_event(ctx: &Ctx, _event: &Event) -> Result<Self, Rejection> {
-        Ok(Uploads {
-            files: ctx.take_uploaded_files(),
-        })
-    }
-}
-
-/// How far an upload of this connection has come.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadProgress {
-    /// The upload's id.
-    pub id: u32,
-    /// The form field.
-    pub field: String,
-    /// The file's name.
-    pub name: String,
-    /// Bytes received.
-    pub received: u64,
-    /// Bytes announced.
-    pub size: u64,
-}
 
 enum Sink {
     Memory(Vec<u8>),
@@ -325,29 +34,6 @@ struct OpenUpload {
     memory_threshold: usize,
     temp_dir: PathBuf,
     sink: Sink,
-}
-
-/// An upload error for the client: the frame's code and message.
-#[derive(Debug)]
-pub(crate) struct UploadError {
-    pub(crate) code: ErrorCode,
-    pub(crate) message: String,
-}
-
-impl UploadError {
-    fn rejected(message: impl Into<String>) -> Self {
-        UploadError {
-            code: ErrorCode::UploadRejected,
-            message: message.into(),
-        }
-    }
-
-    fn failed(message: impl Into<String>) -> Self {
-        UploadError {
-            code: ErrorCode::UploadFailed,
-            message: message.into(),
-        }
-    }
 }
 
 /// What a chunk did.
@@ -373,7 +59,7 @@ impl UploadTable {
         &mut self,
         request: UploadRequest,
         configs: &HashMap<Box<str>, UploadConfig>,
-    ) -> Result<(u32, bool), (u32, UploadError)> {
+    ) -> Result<(u32, bool), (u32, Rejection)> {
         let (id, function, field, name, content_type, size) = match request {
             UploadRequest::Start {
                 id,
@@ -384,32 +70,32 @@ impl UploadTable {
                 size,
             } => (id, function, field, name, content_type, size),
             UploadRequest::Cancel { id } => {
-                return Err((id, UploadError::failed("not a start request")));
+                return Err((id, Rejection::upload_failed("not a start request")));
             }
-            _ => return Err((0, UploadError::failed("unknown upload request"))),
+            _ => return Err((0, Rejection::upload_failed("unknown upload request"))),
         };
         let Some(config) = configs.get(function.as_str()) else {
             return Err((
                 id,
-                UploadError::rejected(format!("'{function}' does not accept files")),
+                Rejection::upload_rejected(format!("'{function}' does not accept files")),
             ));
         };
         if self.open.contains_key(&id) || self.finished.contains_key(&id) {
             return Err((
                 id,
-                UploadError::rejected(format!("upload id {id} is already in use")),
+                Rejection::upload_rejected(format!("upload id {id} is already in use")),
             ));
         }
         if self.open.len() + self.finished.len() >= MAX_OPEN_PER_CONNECTION {
             return Err((
                 id,
-                UploadError::rejected("too many uploads open on this connection"),
+                Rejection::upload_rejected("too many uploads open on this connection"),
             ));
         }
         if size > config.max_file_size {
             return Err((
                 id,
-                UploadError::rejected(format!(
+                Rejection::upload_rejected(format!(
                     "{name} is too large ({size} bytes; the limit is {} bytes)",
                     config.max_file_size
                 )),
@@ -418,7 +104,7 @@ impl UploadTable {
         if !config.accepts(&name, &content_type) {
             return Err((
                 id,
-                UploadError::rejected(format!("{name}: this type of file is not accepted")),
+                Rejection::upload_rejected(format!("{name}: this type of file is not accepted")),
             ));
         }
         let pending_for_function = self
@@ -434,11 +120,17 @@ impl UploadTable {
         if pending_for_function >= config.max_files {
             return Err((
                 id,
-                UploadError::rejected(format!("too many files (at most {})", config.max_files)),
+                Rejection::upload_rejected(format!(
+                    "too many files (at most {})",
+                    config.max_files
+                )),
             ));
         }
         if name.len() > 1024 || field.len() > 256 {
-            return Err((id, UploadError::rejected("file or field name too long")));
+            return Err((
+                id,
+                Rejection::upload_rejected("file or field name too long"),
+            ));
         }
         let initial = usize::try_from(size)
             .unwrap_or(usize::MAX)
@@ -475,29 +167,26 @@ impl UploadTable {
     pub(crate) async fn chunk(
         &mut self,
         frame: &[u8],
-    ) -> Result<(u32, ChunkOutcome), (u32, UploadError)> {
-        let Some((header, data)) = frame.split_first_chunk::<CHUNK_HEADER>() else {
+    ) -> Result<(u32, ChunkOutcome), (u32, Rejection)> {
+        let Some(Chunk { id, offset, data }) = Chunk::parse(frame) else {
             return Err((
                 0,
-                UploadError::failed("a binary frame must start with a 12-byte chunk header"),
+                Rejection::upload_failed(format!(
+                    "a binary frame must start with a {CHUNK_HEADER_BYTES}-byte chunk header"
+                )),
             ));
         };
-        let (id_bytes, offset_bytes) = header.split_at(4);
-        let id = u32::from_be_bytes([id_bytes[0], id_bytes[1], id_bytes[2], id_bytes[3]]);
-        let mut offset = [0u8; 8];
-        offset.copy_from_slice(offset_bytes);
-        let offset = u64::from_be_bytes(offset);
         let Some(upload) = self.open.get_mut(&id) else {
             return Err((
                 id,
-                UploadError::failed(format!("chunk for unknown upload {id}")),
+                Rejection::upload_failed(format!("chunk for unknown upload {id}")),
             ));
         };
         let result = upload.write(offset, data).await;
         match result {
             Ok(received) if received == upload.size => {
                 let Some(done) = self.open.remove(&id) else {
-                    return Err((id, UploadError::failed("upload vanished")));
+                    return Err((id, Rejection::upload_failed("upload vanished")));
                 };
                 let function = done.function.clone();
                 match done.finish().await {
@@ -569,21 +258,21 @@ impl UploadTable {
 }
 
 impl OpenUpload {
-    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<u64, UploadError> {
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<u64, Rejection> {
         if offset != self.received {
-            return Err(UploadError::failed(format!(
+            return Err(Rejection::upload_failed(format!(
                 "chunk out of order for {}: offset {offset}, expected {}",
                 self.name, self.received
             )));
         }
         if data.len() > MAX_CHUNK_BYTES {
-            return Err(UploadError::failed(format!(
+            return Err(Rejection::upload_failed(format!(
                 "chunk larger than {MAX_CHUNK_BYTES} bytes"
             )));
         }
         let after = self.received + data.len() as u64;
         if after > self.size {
-            return Err(UploadError::failed(format!(
+            return Err(Rejection::upload_failed(format!(
                 "{} is larger than announced ({} bytes)",
                 self.name, self.size
             )));
@@ -592,7 +281,7 @@ impl OpenUpload {
             if buffer.len() + data.len() > self.memory_threshold {
                 let spilled = spill(&self.temp_dir, buffer).await.map_err(|err| {
                     tracing::warn!(%err, "liveview: cannot write an upload to disk");
-                    UploadError::failed("the server could not store the file")
+                    Rejection::upload_failed("the server could not store the file")
                 })?;
                 self.sink = spilled;
             }
@@ -601,20 +290,20 @@ impl OpenUpload {
             Sink::Memory(buffer) => buffer.extend_from_slice(data),
             Sink::Disk { file, .. } => file.write_all(data).await.map_err(|err| {
                 tracing::warn!(%err, "liveview: cannot write an upload to disk");
-                UploadError::failed("the server could not store the file")
+                Rejection::upload_failed("the server could not store the file")
             })?,
         }
         self.received = after;
         Ok(after)
     }
 
-    async fn finish(self) -> Result<UploadedFile, UploadError> {
+    async fn finish(self) -> Result<UploadedFile, Rejection> {
         let content = match self.sink {
             Sink::Memory(buffer) => Content::Memory(Bytes::from(buffer)),
             Sink::Disk { mut file, temp } => {
                 file.flush().await.map_err(|err| {
                     tracing::warn!(%err, "liveview: cannot flush an upload to disk");
-                    UploadError::failed("the server could not store the file")
+                    Rejection::upload_failed("the server could not store the file")
                 })?;
                 Content::Disk(temp)
             }
@@ -633,7 +322,7 @@ impl OpenUpload {
 async fn spill(dir: &Path, buffer: &mut Vec<u8>) -> io::Result<Sink> {
     tokio::fs::create_dir_all(dir).await?;
     let path = dir.join(format!("upload-{}", uuid::Uuid::new_v4().simple()));
-    let temp = TempFile { path, keep: false };
+    let temp = TempFile::new(path);
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -664,10 +353,7 @@ mod tests {
     }
 
     fn chunk(id: u32, offset: u64, data: &[u8]) -> Vec<u8> {
-        let mut frame = id.to_be_bytes().to_vec();
-        frame.extend_from_slice(&offset.to_be_bytes());
-        frame.extend_from_slice(data);
-        frame
+        Chunk::encode(id, offset, data)
     }
 
     #[test]
@@ -731,7 +417,7 @@ mod tests {
         table.start(start(1, 10), &configs).await.unwrap();
         table.chunk(&chunk(1, 0, b"abc")).await.unwrap();
         let err = table.chunk(&chunk(1, 5, b"x")).await.err().unwrap();
-        assert_eq!(err.1.code, ErrorCode::UploadFailed);
+        assert_eq!(err.1.code(), liveview_protocol::ErrorCode::UploadFailed);
         assert!(
             table.open.is_empty(),
             "an out-of-order chunk drops the upload"

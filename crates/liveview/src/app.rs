@@ -1,0 +1,49 @@
+//! The app a `LiveView` runs: its handlers by name, the hooks around them,
+//! which functions take uploads, its limits, and the services handlers use.
+//!
+//! Built once by the builder, then shared (read-only) by every connection's
+//! socket task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use liveview_protocol::Event;
+
+use crate::ctx::Ctx;
+use crate::error::Error;
+use crate::handler::{BoxFuture, BoxedHandler};
+use crate::limits::Limits;
+use crate::reply::Reply;
+use crate::services::Services;
+use crate::upload::UploadConfig;
+
+/// A hook that sees every event before its handler and may refuse it.
+pub(crate) type BeforeHook =
+    Arc<dyn Fn(&Ctx, &Event) -> BoxFuture<Result<(), Error>> + Send + Sync>;
+
+/// A hook run when a connection opens; its reply is pushed to the client.
+pub(crate) type ConnectHook = Arc<dyn Fn(Ctx) -> BoxFuture<Result<Reply, Error>> + Send + Sync>;
+
+/// Everything the connections of one `LiveView` share.
+pub(crate) struct App {
+    pub(crate) handlers: HashMap<Box<str>, BoxedHandler>,
+    pub(crate) before: Vec<BeforeHook>,
+    pub(crate) on_connect: Option<ConnectHook>,
+    /// Upload limits, by the function that receives the files.
+    pub(crate) uploads: HashMap<Box<str>, UploadConfig>,
+    pub(crate) limits: Limits,
+    pub(crate) services: Arc<Services>,
+}
+
+impl App {
+    /// The names of the registered handlers, sorted.
+    pub(crate) fn handler_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.handlers.keys().map(|k| &**k).collect();
+        names.sort_unstable();
+        names
+    }
+
+    pub(crate) fn debug(&self) -> bool {
+        self.services.debug
+    }
+}

@@ -1,0 +1,324 @@
+//! Configuring a `LiveView`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use liveview_protocol::{Event, MAX_FUNCTION_NAME_LEN};
+
+use super::lifecycle::Lifecycle;
+use super::origin::{OriginPolicy, origin_authority};
+use super::{LiveView, Server};
+use crate::app::{App, BeforeHook, ConnectHook};
+use crate::ctx::Ctx;
+use crate::error::{BuildError, Error};
+use crate::handler::{BoxedHandler, Handler, Registration};
+use crate::layer::{ChannelLayer, InMemoryLayer};
+use crate::limits::Limits;
+use crate::reply::IntoReply;
+use crate::services::{Services, StateMap};
+use crate::templates::{EnvSetup, Templates};
+use crate::upload::UploadConfig;
+
+/// Configures a [`LiveView`].
+pub struct LiveViewBuilder {
+    handlers: Vec<(String, BoxedHandler)>,
+    auto_register: bool,
+    templates_dir: Option<PathBuf>,
+    template_setup: Option<EnvSetup>,
+    layer: Option<Arc<dyn ChannelLayer>>,
+    states: StateMap,
+    limits: Limits,
+    debug: bool,
+    origins: Result<OriginPolicy, BuildError>,
+    before: Vec<BeforeHook>,
+    uploads: HashMap<Box<str>, UploadConfig>,
+    on_connect: Option<ConnectHook>,
+}
+
+impl Default for LiveViewBuilder {
+    fn default() -> Self {
+        LiveViewBuilder {
+            handlers: Vec::new(),
+            auto_register: true,
+            templates_dir: None,
+            template_setup: None,
+            layer: None,
+            states: StateMap::default(),
+            limits: Limits::default(),
+            debug: cfg!(debug_assertions),
+            origins: Ok(OriginPolicy::SameHost),
+            before: Vec::new(),
+            uploads: HashMap::new(),
+            on_connect: None,
+        }
+    }
+}
+
+impl LiveViewBuilder {
+    /// Registers `handler` under `name`. It replaces a `#[handler]` of the
+    /// same name.
+    #[must_use]
+    pub fn handler<H: Handler<Args>, Args: 'static>(
+        mut self,
+        name: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.handlers
+            .push((name.into(), BoxedHandler::new(handler)));
+        self
+    }
+
+    /// Whether to include the functions marked `#[liveview::handler]`
+    /// (default: yes).
+    #[must_use]
+    pub fn auto_register(mut self, enabled: bool) -> Self {
+        self.auto_register = enabled;
+        self
+    }
+
+    /// Load templates from this directory (reloaded on change in debug mode).
+    #[must_use]
+    pub fn templates(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.templates_dir = Some(dir.into());
+        self
+    }
+
+    /// Customise the template environment: add filters, functions, globals.
+    #[must_use]
+    pub fn template_env(
+        mut self,
+        setup: impl Fn(&mut minijinja::Environment<'static>) + Send + Sync + 'static,
+    ) -> Self {
+        self.template_setup = Some(Arc::new(setup));
+        self
+    }
+
+    /// Use this channel layer instead of the in-memory one.
+    #[must_use]
+    pub fn layer(mut self, layer: impl ChannelLayer) -> Self {
+        self.layer = Some(Arc::new(layer));
+        self
+    }
+
+    /// Adds application state that handlers extract with
+    /// [`State<S>`](crate::State), one value per type.
+    #[must_use]
+    pub fn state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
+        self.states.insert(state);
+        self
+    }
+
+    /// Sets the limits (frame size, rate, timeouts, connections).
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Debug mode (default: on in debug builds): templates reload, and error
+    /// frames carry details (internal errors, the list of handlers).
+    #[must_use]
+    pub fn debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
+    }
+
+    /// Accept WebSocket upgrades only from these origins
+    /// (`"https://example.com"`, `"http://localhost:8000"`). The default
+    /// accepts only the request's own host.
+    #[must_use]
+    pub fn allowed_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: Into<String>,
+    {
+        let mut list = Vec::new();
+        for origin in origins {
+            let origin = origin.into();
+            if origin_authority(&origin).is_none() {
+                self.origins = Err(BuildError::BadOrigin { origin });
+                return self;
+            }
+            list.push(origin);
+        }
+        self.origins = Ok(OriginPolicy::List(list));
+        self
+    }
+
+    /// Accept WebSocket upgrades from any origin. Only for servers that do
+    /// not rely on cookies for authentication.
+    #[must_use]
+    pub fn allow_any_origin(mut self) -> Self {
+        self.origins = Ok(OriginPolicy::Any);
+        self
+    }
+
+    /// Runs `hook` before every handler; an error refuses the event with a
+    /// `refused` error frame (its message is shown when it is an
+    /// [`Error::user`]). The hook reads the event and its context, and
+    /// returns a future that decides: it may await a session store. It runs
+    /// under the handler's timeout and panic guard. For checks at
+    /// connection time, put a tower layer on [`LiveView::router`] instead.
+    ///
+    /// ```
+    /// use liveview::{Error, LiveView};
+    ///
+    /// let lv = LiveView::builder()
+    ///     .before_event(|ctx, event| {
+    ///         let admin_only = event.function.starts_with("admin_");
+    ///         let role = ctx.cookie("role").map(str::to_owned);
+    ///         async move {
+    ///             if admin_only && role.as_deref() != Some("admin") {
+    ///                 return Err(Error::user("Administrators only"));
+    ///             }
+    ///             Ok(())
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), liveview::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn before_event<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Ctx, &Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.before
+            .push(Arc::new(move |ctx, event| Box::pin(hook(ctx, event))));
+        self
+    }
+
+    /// Runs `hook` when a connection opens (and each time a client
+    /// reconnects), after it joined its room and `broadcast`: join the
+    /// groups the page needs, start per-connection tasks, push the state
+    /// that may have changed while it was away. What it returns is pushed to
+    /// the client; an error or a panic is logged and reported as an error
+    /// frame, and the connection stays open.
+    ///
+    /// ```
+    /// use liveview::{Ctx, LiveView, Patch};
+    ///
+    /// let lv = LiveView::builder()
+    ///     .on_connect(|ctx: Ctx| async move {
+    ///         if ctx.request().uri.path().ends_with("/chat/") {
+    ///             ctx.join("chat").await?;
+    ///         }
+    ///         Ok::<_, liveview::Error>(Patch::html("#status", "connected"))
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), liveview::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn on_connect<F, Fut, R>(mut self, hook: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoReply,
+    {
+        self.on_connect = Some(Arc::new(move |ctx| {
+            let fut = hook(ctx);
+            Box::pin(async move { fut.await.into_reply() })
+        }));
+        self
+    }
+
+    /// Lets the handler `function` receive files uploaded over the socket,
+    /// within these limits (see `docs/uploads.md`). Functions without an
+    /// `UploadConfig` refuse files; an `UploadConfig` for a function without
+    /// a handler fails [`build`](Self::build) (a typo would silently turn
+    /// uploads off).
+    #[must_use]
+    pub fn uploads(mut self, function: impl Into<String>, config: UploadConfig) -> Self {
+        self.uploads
+            .insert(function.into().into_boxed_str(), config);
+        self
+    }
+
+    /// Builds the `LiveView`.
+    ///
+    /// # Errors
+    /// A [`BuildError`] for a missing template directory, two handlers of
+    /// one name, a bad handler name, uploads configured for a function that
+    /// has no handler, or a bad allowed origin.
+    pub fn build(self) -> Result<LiveView, BuildError> {
+        let origins = self.origins?;
+        let mut handlers: HashMap<Box<str>, BoxedHandler> = HashMap::new();
+        if self.auto_register {
+            for registration in inventory::iter::<Registration> {
+                let name = registration.name;
+                if handlers
+                    .insert(name.into(), (registration.make)())
+                    .is_some()
+                {
+                    return Err(BuildError::DuplicateHandler { name: name.into() });
+                }
+            }
+        }
+        let mut explicit: HashMap<&str, ()> = HashMap::new();
+        for (name, handler) in &self.handlers {
+            if name.is_empty() || name.len() > MAX_FUNCTION_NAME_LEN {
+                return Err(BuildError::BadHandlerName { name: name.clone() });
+            }
+            if explicit.insert(name, ()).is_some() {
+                return Err(BuildError::DuplicateHandler { name: name.clone() });
+            }
+            handlers.insert(name.as_str().into(), handler.clone());
+        }
+        if let Some(function) = self
+            .uploads
+            .keys()
+            .find(|function| !handlers.contains_key(*function))
+        {
+            return Err(BuildError::UploadsWithoutHandler {
+                function: function.to_string(),
+            });
+        }
+        if let Some(dir) = &self.templates_dir {
+            if !dir.is_dir() {
+                return Err(BuildError::TemplatesDir { path: dir.clone() });
+            }
+        }
+        let mut templates = Templates::builder()
+            .reload(self.debug)
+            .setup_arc(self.template_setup);
+        if let Some(dir) = self.templates_dir {
+            templates = templates.dir(dir);
+        }
+        let services = Services {
+            layer: self.layer.unwrap_or_else(|| Arc::new(InMemoryLayer::new())),
+            templates: templates.build(),
+            states: self.states,
+            debug: self.debug,
+        };
+        let app = App {
+            handlers,
+            before: self.before,
+            on_connect: self.on_connect,
+            uploads: self.uploads,
+            limits: self.limits,
+            services: Arc::new(services),
+        };
+        Ok(LiveView {
+            server: Arc::new(Server {
+                app: Arc::new(app),
+                origins,
+                lifecycle: Arc::new(Lifecycle::new()),
+            }),
+        })
+    }
+}
+
+impl std::fmt::Debug for LiveViewBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveViewBuilder")
+            .field(
+                "handlers",
+                &self.handlers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("limits", &self.limits)
+            .field("debug", &self.debug)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,142 @@
+//! The `LiveView` service: its builder, its routes and the WebSocket upgrade.
+
+mod builder;
+mod lifecycle;
+mod origin;
+mod upgrade;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use builder::LiveViewBuilder;
+pub use upgrade::no_delay;
+
+use self::lifecycle::Lifecycle;
+use self::origin::OriginPolicy;
+use crate::app::App;
+use crate::channels::Channels;
+use crate::client;
+use crate::templates::Templates;
+
+/// What the routes of one `LiveView` share.
+struct Server {
+    app: Arc<App>,
+    origins: OriginPolicy,
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// A live-view service: named handlers, a channel layer, templates, and the
+/// routes that serve them to browsers.
+///
+/// ```no_run
+/// use axum::{Router, routing::get, response::Html};
+/// use liveview::{Form, LiveView, Patch};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Email { email: String }
+///
+/// #[liveview::handler("validate_form")]
+/// async fn validate_form(Form(f): Form<Email>) -> Patch {
+///     let html = if f.email.contains('@') { "Valid email" } else { "Invalid email" };
+///     Patch::html("#errors", html)
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let lv = LiveView::builder().templates("templates").build()?;
+/// let page = lv.templates().clone();
+/// let app = Router::new()
+///     .route("/", get(move || async move { Html(page.render("index.html", ()).unwrap_or_default()) }))
+///     .merge(lv.router());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+/// axum::serve(liveview::no_delay(listener), app)
+///     .with_graceful_shutdown(lv.shutdown_on(async { let _ = tokio::signal::ctrl_c().await; }))
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LiveView {
+    server: Arc<Server>,
+}
+
+impl LiveView {
+    /// Starts configuring a `LiveView`.
+    pub fn builder() -> LiveViewBuilder {
+        LiveViewBuilder::default()
+    }
+
+    /// The routes to merge into the app's router:
+    /// `GET /ws/liveview/{room}/` (the WebSocket) and `GET /liveview/{file}`
+    /// (the browser client).
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/ws/liveview/{room}/", get(upgrade::upgrade))
+            .route("/ws/liveview/{room}", get(upgrade::upgrade))
+            .route("/liveview/{file}", get(client::serve))
+            .with_state(Arc::clone(&self.server))
+    }
+
+    /// A handle to push patches from any task.
+    pub fn channels(&self) -> Channels {
+        Channels::new(Arc::clone(&self.server.app.services.layer))
+    }
+
+    /// The app's templates (to render full pages over plain HTTP too).
+    pub fn templates(&self) -> &Templates {
+        &self.server.app.services.templates
+    }
+
+    /// The number of open WebSocket connections on this server.
+    pub fn connection_count(&self) -> usize {
+        self.server.lifecycle.connections()
+    }
+
+    /// The names of the registered handlers, sorted.
+    pub fn handler_names(&self) -> Vec<&str> {
+        self.server.app.handler_names()
+    }
+
+    /// Asks every connection to close with code 1012 (service restart), so
+    /// that clients reconnect to the next server. New upgrades are refused.
+    pub fn shutdown(&self) {
+        self.server.lifecycle.shut_down();
+    }
+
+    /// Waits until every connection has closed, or `timeout` has passed;
+    /// true when all have closed.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        self.server.lifecycle.drain(timeout).await
+    }
+
+    /// A future for `axum::serve(..).with_graceful_shutdown(..)`: waits for
+    /// `signal`, then [`shutdown`](Self::shutdown)s and
+    /// [`drain`](Self::drain)s (up to 10 s).
+    pub fn shutdown_on<F>(&self, signal: F) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let lv = self.clone();
+        async move {
+            signal.await;
+            tracing::info!(
+                connections = lv.connection_count(),
+                "liveview: shutting down"
+            );
+            lv.shutdown();
+            lv.drain(Duration::from_secs(10)).await;
+        }
+    }
+}
+
+impl std::fmt::Debug for LiveView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveView")
+            .field("handlers", &self.handler_names())
+            .field("connections", &self.connection_count())
+            .field("debug", &self.server.app.debug())
+            .finish_non_exhaustive()
+    }
+}

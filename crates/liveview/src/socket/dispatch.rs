@@ -1,0 +1,283 @@
+//! What a client frame does: an event passes its checks (decoding, rate,
+//! a handler of that name, the files it names) and starts its handler; an
+//! upload request or chunk goes to the connection's upload table. And what a
+//! finished handler's outcome becomes on the wire.
+
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use liveview_protocol::{ClientMessage, Event, UploadRequest};
+use tokio::time::Instant;
+
+use super::Session;
+use super::io::{End, Step, close};
+use super::refusal::{Refusal, upload_error, upload_status};
+use crate::app::ConnectHook;
+use crate::error::Rejection;
+use crate::handler::{BoxFuture, BoxedHandler, Failure, Outcome};
+use crate::layer::MailboxReceiver;
+use crate::reply::Reply;
+use crate::upload::{ChunkOutcome, UploadTable, UploadedFile};
+
+/// Events dropped in a row by the rate limiter before the connection is closed.
+const MAX_DROPPED_IN_A_ROW: u32 = 10;
+
+/// The handler running for this connection.
+pub(super) struct InFlight {
+    function: Box<str>,
+    reference: Option<u64>,
+    deadline: Instant,
+    future: BoxFuture<Outcome>,
+}
+
+/// What the checks decided about an event.
+enum Admission {
+    /// Run this handler with these files.
+    Start(BoxedHandler, Vec<UploadedFile>),
+    /// Answer with an error frame.
+    Refuse(Refusal),
+    /// End the connection.
+    Close(End),
+}
+
+/// How a handler run ended.
+pub(super) enum Completion {
+    Done(Outcome),
+    Panicked(String),
+    TimedOut,
+}
+
+/// Polls the running handler under its deadline and a panic guard.
+pub(super) async fn run_in_flight(slot: &mut Option<InFlight>) -> Completion {
+    let Some(in_flight) = slot else {
+        return std::future::pending().await;
+    };
+    let guarded = AssertUnwindSafe(&mut in_flight.future).catch_unwind();
+    match tokio::time::timeout_at(in_flight.deadline, guarded).await {
+        Ok(Ok(outcome)) => Completion::Done(outcome),
+        Ok(Err(panic)) => Completion::Panicked(panic_message(&*panic)),
+        Err(_) => Completion::TimedOut,
+    }
+}
+
+impl Session {
+    /// Handles one text frame.
+    pub(super) async fn on_text(&mut self, text: &str) -> Step {
+        let event = match ClientMessage::from_json(text) {
+            Ok(ClientMessage::Event(event)) => event,
+            // Boxed, like every rare path: the task's future is as large as
+            // its largest state, and every connection pays it.
+            Ok(ClientMessage::Upload(request)) => {
+                return Box::pin(self.on_upload_request(request)).await;
+            }
+            Ok(_) => return self.refuse(&Refusal::unsupported(), None).await,
+            Err(err) => {
+                let refusal = Refusal::undecodable(self.ctx.id(), &err);
+                return self.refuse(&refusal, None).await;
+            }
+        };
+        match self.admit(&event) {
+            Admission::Start(handler, files) => {
+                self.start(handler, event, files);
+                Ok(())
+            }
+            Admission::Refuse(refusal) => self.refuse(&refusal, Some(&event)).await,
+            Admission::Close(end) => Err(end),
+        }
+    }
+
+    /// The checks an event passes before its handler starts: the rate
+    /// limit, a handler of that name, the files it names.
+    fn admit(&mut self, event: &Event) -> Admission {
+        if let Some(limiter) = &mut self.limiter {
+            if !limiter.allow(Instant::now().into_std()) {
+                if limiter.dropped_in_a_row > MAX_DROPPED_IN_A_ROW {
+                    tracing::warn!(id = %self.ctx.id(), "liveview: closing a flooding client");
+                    return Admission::Close(End::Close(close::POLICY, "too many events"));
+                }
+                return Admission::Refuse(Refusal::rate_limited());
+            }
+        }
+        let Some(handler) = self.app.handlers.get(event.function.as_str()) else {
+            let registered = self.app.debug().then(|| self.app.handler_names());
+            return Admission::Refuse(Refusal::unknown_function(&event.function, registered));
+        };
+        let handler = handler.clone();
+        if event.uploads.is_empty() {
+            return Admission::Start(handler, Vec::new());
+        }
+        let claimed = match self.uploads.as_mut() {
+            Some(table) => table.claim(event),
+            None => Err(Rejection::invalid_data(
+                "no finished upload on this connection",
+            )),
+        };
+        self.publish_upload_progress();
+        match claimed {
+            Ok(files) => Admission::Start(handler, files),
+            Err(rejection) => Admission::Refuse(Refusal::rejected(
+                self.ctx.id(),
+                &event.function,
+                &rejection,
+            )),
+        }
+    }
+
+    /// Starts the event's handler, after the app's `before_event` hooks, as
+    /// the connection's one in-flight future.
+    fn start(&mut self, handler: BoxedHandler, event: Event, files: Vec<UploadedFile>) {
+        let function = event.function.as_str().into();
+        let reference = event.reference;
+        let hooks = &self.app.before;
+        let future = if hooks.is_empty() {
+            handler.call(self.ctx.clone(), event, files)
+        } else {
+            let checks: Vec<_> = hooks.iter().map(|hook| hook(&self.ctx, &event)).collect();
+            let call = handler.call(self.ctx.clone(), event, files);
+            Box::pin(async move {
+                for check in checks {
+                    check.await.map_err(Failure::Refused)?;
+                }
+                call.await
+            })
+        };
+        self.in_flight = Some(InFlight {
+            function,
+            reference,
+            deadline: Instant::now() + self.app.limits.handler_timeout,
+            future,
+        });
+    }
+
+    /// Writes the answer of the handler that just finished, after the frames
+    /// it pushed to this connection (in the same flush: one TCP segment when
+    /// they fit).
+    pub(super) async fn on_completion(
+        &mut self,
+        completion: Completion,
+        outbox: &mut MailboxReceiver,
+    ) -> Step {
+        let Some(done) = self.in_flight.take() else {
+            return Ok(());
+        };
+        self.feed_queued(outbox).await?;
+        self.answer(&done.function, done.reference, completion)
+            .await
+    }
+
+    /// Runs the app's on-connect hook and pushes what it returns.
+    pub(super) async fn run_on_connect(&mut self, hook: &ConnectHook) -> Step {
+        let guarded = AssertUnwindSafe(hook(self.ctx.clone())).catch_unwind();
+        let completion = match tokio::time::timeout(self.app.limits.handler_timeout, guarded).await
+        {
+            Ok(Ok(Ok(reply))) => Completion::Done(Ok(reply)),
+            Ok(Ok(Err(err))) => Completion::Done(Err(Failure::Handler(err))),
+            Ok(Err(panic)) => Completion::Panicked(panic_message(&*panic)),
+            Err(_) => Completion::TimedOut,
+        };
+        self.answer("on_connect", None, completion).await
+    }
+
+    /// Writes the answer to a finished handler: its patches in the
+    /// connection's dialect, or an error frame.
+    async fn answer(
+        &mut self,
+        function: &str,
+        reference: Option<u64>,
+        completion: Completion,
+    ) -> Step {
+        match self.outcome(function, completion) {
+            Ok(reply) => {
+                let patches = reply.into_patches();
+                for frame in self.dialect.reply(&patches, reference) {
+                    self.writer.feed(frame.to_json().into()).await?;
+                }
+                self.writer.flush().await
+            }
+            Err(refusal) => {
+                self.writer
+                    .write(refusal.frame(Some(function), reference))
+                    .await
+            }
+        }
+    }
+
+    fn outcome(&self, function: &str, completion: Completion) -> Result<Reply, Refusal> {
+        let id = self.ctx.id();
+        let debug = self.app.debug();
+        match completion {
+            Completion::Done(Ok(reply)) => Ok(reply),
+            Completion::Done(Err(Failure::Rejected(rejection))) => {
+                Err(Refusal::rejected(id, function, &rejection))
+            }
+            Completion::Done(Err(Failure::Refused(err))) => {
+                Err(Refusal::refused(id, function, &err, debug))
+            }
+            Completion::Done(Err(Failure::Handler(err))) => {
+                Err(Refusal::failed(id, function, &err, debug))
+            }
+            Completion::Panicked(panic) => Err(Refusal::panicked(id, function, &panic)),
+            Completion::TimedOut => Err(Refusal::timed_out(
+                id,
+                function,
+                self.app.limits.handler_timeout,
+            )),
+        }
+    }
+
+    /// Writes an error frame, about `event` when there is one.
+    async fn refuse(&mut self, refusal: &Refusal, event: Option<&Event>) -> Step {
+        let frame = match event {
+            Some(event) => refusal.frame(Some(&event.function), event.reference),
+            None => refusal.frame(None, None),
+        };
+        self.writer.write(frame).await
+    }
+
+    async fn on_upload_request(&mut self, request: UploadRequest) -> Step {
+        let table = self.uploads.get_or_insert_with(Box::default);
+        let frame = match request {
+            UploadRequest::Cancel { id } => {
+                table.cancel(id);
+                upload_status(id, Some("cancelled"), None)
+            }
+            start => match table.start(start, &self.app.uploads).await {
+                Ok((id, false)) => upload_status(id, Some("ready"), None),
+                Ok((id, true)) => upload_status(id, Some("done"), None),
+                Err((id, err)) => upload_error(self.ctx.id(), id, &err),
+            },
+        };
+        self.publish_upload_progress();
+        self.writer.write(frame).await
+    }
+
+    pub(super) async fn on_chunk(&mut self, chunk: &[u8]) -> Step {
+        let table = self.uploads.get_or_insert_with(Box::default);
+        let frame = match table.chunk(chunk).await {
+            Ok((id, ChunkOutcome::Progress(received))) => upload_status(id, None, Some(received)),
+            Ok((id, ChunkOutcome::Done)) => upload_status(id, Some("done"), None),
+            Err((id, err)) => upload_error(self.ctx.id(), id, &err),
+        };
+        self.publish_upload_progress();
+        self.writer.write(frame).await
+    }
+
+    fn publish_upload_progress(&self) {
+        let progress = self
+            .uploads
+            .as_deref()
+            .map(UploadTable::progress)
+            .unwrap_or_default();
+        self.ctx.connection().publish_upload_progress(progress);
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,114 @@
+//! Writing to the socket: buffered writes flushed once per batch, timeouts,
+//! close frames, and what a failed read means.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+
+use crate::layer::ConnId;
+
+/// RFC 6455 close codes the server uses.
+pub(super) mod close {
+    pub(in crate::socket) const GOING_AWAY: u16 = 1001;
+    pub(in crate::socket) const POLICY: u16 = 1008;
+    pub(in crate::socket) const TOO_BIG: u16 = 1009;
+    pub(in crate::socket) const INTERNAL: u16 = 1011;
+    pub(in crate::socket) const RESTART: u16 = 1012;
+    pub(in crate::socket) const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// Why a connection's loop ended: the one way every step says "stop".
+#[derive(Debug)]
+pub(super) enum End {
+    /// The client closed, or the socket failed.
+    Gone,
+    /// We close with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// What every step of the loop returns.
+pub(super) type Step = Result<(), End>;
+
+/// The socket, with the write timeout applied to every write.
+pub(super) struct Writer {
+    socket: WebSocket,
+    timeout: Duration,
+}
+
+impl Writer {
+    pub(super) fn new(socket: WebSocket, timeout: Duration) -> Self {
+        Writer { socket, timeout }
+    }
+
+    pub(super) fn socket(&mut self) -> &mut WebSocket {
+        &mut self.socket
+    }
+
+    /// Buffers a text frame without flushing.
+    pub(super) async fn feed(&mut self, text: Utf8Bytes) -> Step {
+        timed(self.timeout, self.socket.feed(Message::Text(text))).await
+    }
+
+    pub(super) async fn flush(&mut self) -> Step {
+        timed(self.timeout, self.socket.flush()).await
+    }
+
+    /// Writes a text frame and flushes.
+    pub(super) async fn write(&mut self, text: Utf8Bytes) -> Step {
+        self.send(Message::Text(text)).await
+    }
+
+    pub(super) async fn send(&mut self, message: Message) -> Step {
+        timed(self.timeout, self.socket.send(message)).await
+    }
+
+    /// Sends a close frame; the connection ends either way.
+    pub(super) async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let _ = self.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// Socket writes give up after the write timeout: a client that stops
+/// reading must not hold its task, and its memory, forever.
+async fn timed<F>(timeout: Duration, write: F) -> Step
+where
+    F: Future<Output = Result<(), axum::Error>>,
+{
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => {
+            tracing::debug!(%err, "liveview: write failed");
+            Err(End::Gone)
+        }
+        Err(_) => {
+            tracing::warn!("liveview: write timed out, dropping the connection");
+            Err(End::Gone)
+        }
+    }
+}
+
+/// The client cannot keep up with what is pushed to it.
+pub(super) fn overflowed(id: ConnId) -> End {
+    tracing::warn!(%id, "liveview: client too slow, outgoing queue full");
+    End::Close(close::TRY_AGAIN_LATER, "too slow to receive")
+}
+
+/// What to do after the socket failed to read.
+pub(super) fn read_error(err: &axum::Error) -> End {
+    let too_big = std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+    if too_big {
+        tracing::debug!(%err, "liveview: message over the frame size limit");
+        End::Close(close::TOO_BIG, "message too big")
+    } else {
+        tracing::debug!(%err, "liveview: socket error");
+        End::Gone
+    }
+}

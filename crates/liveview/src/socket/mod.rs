@@ -1,0 +1,201 @@
+//! One connection's life: read events, run handlers one at a time, write
+//! replies and pushed frames, keep the connection alive, close it cleanly.
+//!
+//! Each connection is a single task. It waits, in order of priority, for
+//! the server to shut down, for the running handler to finish, for frames
+//! pushed to its mailbox, for the next frame from the client (only while no
+//! handler is running: events of one connection are handled in order, and a
+//! slow handler pushes back on the client through TCP), and for the
+//! liveness timer.
+//!
+//! - `dispatch`: what a client frame does (an event through its checks to
+//!   its handler, an upload request, a chunk), and turning a finished
+//!   handler into its answer;
+//! - `refusal`: every error frame, in one place;
+//! - `io`: writes with timeouts, close codes, read errors.
+
+mod dispatch;
+mod io;
+mod refusal;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use http::request::Parts;
+use liveview_protocol::{BROADCAST_GROUP, Dialect};
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use self::dispatch::InFlight;
+use self::io::{End, Step, Writer, close, overflowed, read_error};
+use crate::app::App;
+use crate::ctx::{Connection, Ctx};
+use crate::layer::{ConnId, Mailbox, MailboxReceiver, Outgoing};
+use crate::limits::RateLimiter;
+use crate::upload::UploadTable;
+
+/// Frames written before a flush when several are queued.
+const WRITE_BATCH: usize = 64;
+
+/// A WebSocket the server accepted, before its task starts.
+pub(crate) struct Accepted {
+    /// From the URL `/ws/liveview/{room}/`.
+    pub(crate) room: Box<str>,
+    pub(crate) dialect: Dialect,
+    /// The upgrade request's head, copied out of hyper's buffer.
+    pub(crate) request: Parts,
+    /// Flips to true when the server shuts down.
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Runs one connection until it ends. `guard` is held for as long (it
+/// counts the connection).
+pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Accepted, guard: G) {
+    let Accepted {
+        room,
+        dialect,
+        request,
+        shutdown,
+    } = accepted;
+    let layer = &app.services.layer;
+    let id = ConnId::next();
+    let (mailbox, outbox) = Mailbox::new(app.limits.outgoing_queue);
+    layer.attach(id, mailbox.clone());
+    for group in [&*room, BROADCAST_GROUP] {
+        if let Err(err) = layer.group_add(group, id).await {
+            tracing::warn!(%id, group, %err, "liveview: could not join group");
+        }
+    }
+    tracing::debug!(%id, room = &*room, ?dialect, "liveview: connected");
+    let ctx = Ctx::new(
+        Arc::new(Connection::new(id, room, request, mailbox)),
+        Arc::clone(&app.services),
+    );
+    let limiter = app
+        .limits
+        .events_per_second
+        .map(|rate| RateLimiter::new(rate, app.limits.event_burst));
+    let mut session = Session {
+        writer: Writer::new(socket, app.limits.write_timeout),
+        app: Arc::clone(&app),
+        ctx,
+        dialect,
+        limiter,
+        in_flight: None,
+        last_seen: Instant::now(),
+        uploads: None,
+    };
+    let connected = match app.on_connect.clone() {
+        Some(hook) => Box::pin(session.run_on_connect(&hook)).await,
+        None => Ok(()),
+    };
+    let end = match connected {
+        Ok(()) => session.serve(outbox, shutdown).await,
+        Err(end) => end,
+    };
+    if let End::Close(code, reason) = end {
+        Box::pin(session.writer.close(code, reason)).await;
+    }
+    app.services.layer.detach(id).await;
+    drop(guard);
+    tracing::debug!(%id, "liveview: disconnected");
+}
+
+/// The state of one connection's task.
+struct Session {
+    writer: Writer,
+    app: Arc<App>,
+    ctx: Ctx,
+    dialect: Dialect,
+    limiter: Option<RateLimiter>,
+    in_flight: Option<InFlight>,
+    last_seen: Instant,
+    /// Created on the first upload: most connections never upload.
+    uploads: Option<Box<UploadTable>>,
+}
+
+impl Session {
+    async fn serve(
+        &mut self,
+        mut outbox: MailboxReceiver,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> End {
+        if *shutdown.borrow_and_update() {
+            return End::Close(close::RESTART, "server restarting");
+        }
+        // Created once: a `changed()` future made anew on every turn of the
+        // loop would register with the watch channel's one shared waiter
+        // list, and every connection woken by a broadcast would contend on it.
+        let shutdown = shutdown.changed();
+        tokio::pin!(shutdown);
+        let ping_every = self.app.limits.ping_interval;
+        let mut liveness = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = &mut shutdown => Err(End::Close(close::RESTART, "server restarting")),
+                completion = dispatch::run_in_flight(&mut self.in_flight), if self.in_flight.is_some() => {
+                    Box::pin(self.on_completion(completion, &mut outbox)).await
+                }
+                item = outbox.recv() => match item {
+                    Some(Outgoing::Frame(frame)) => self.push(frame.into_inner(), &mut outbox).await,
+                    Some(Outgoing::Overflow) => Err(overflowed(self.ctx.id())),
+                    // The connection holds a sender: the channel cannot close.
+                    None => Err(End::Close(close::INTERNAL, "internal error")),
+                },
+                message = self.writer.socket().recv(), if self.in_flight.is_none() => {
+                    self.last_seen = Instant::now();
+                    match message {
+                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
+                        Some(Ok(Message::Binary(chunk))) => Box::pin(self.on_chunk(&chunk)).await,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                        Some(Ok(Message::Close(_))) | None => Err(End::Gone),
+                        Some(Err(err)) => Err(read_error(&err)),
+                    }
+                }
+                _ = liveness.tick() => self.on_tick(ping_every).await,
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Writes a pushed frame and whatever else is queued, then flushes once.
+    async fn push(
+        &mut self,
+        text: axum::extract::ws::Utf8Bytes,
+        outbox: &mut MailboxReceiver,
+    ) -> Step {
+        self.writer.feed(text).await?;
+        self.feed_queued(outbox).await?;
+        self.writer.flush().await
+    }
+
+    /// Buffers the frames already queued (a batch at most) without flushing.
+    async fn feed_queued(&mut self, outbox: &mut MailboxReceiver) -> Step {
+        for _ in 0..WRITE_BATCH {
+            match outbox.try_recv() {
+                Some(Outgoing::Frame(frame)) => self.writer.feed(frame.into_inner()).await?,
+                Some(Outgoing::Overflow) => return Err(overflowed(self.ctx.id())),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Pings a connection silent for a while; closes one silent too long.
+    async fn on_tick(&mut self, ping_every: Duration) -> Step {
+        let silent = self.last_seen.elapsed();
+        if silent >= self.app.limits.idle_timeout {
+            tracing::debug!(id = %self.ctx.id(), ?silent, "liveview: reaping idle connection");
+            return Err(End::Close(close::GOING_AWAY, "idle timeout"));
+        }
+        if silent >= ping_every.saturating_sub(Duration::from_millis(5)) {
+            self.writer.send(Message::Ping(bytes::Bytes::new())).await?;
+        }
+        Ok(())
+    }
+}
