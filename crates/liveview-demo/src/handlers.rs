@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use liveview::{
-    Ctx, Data, Error, Form, Patch, Reply, Result, State, UploadConfig, Uploads, context,
-};
+use liveview::upload::UploadConfig;
+use liveview::{Ctx, Data, Error, Form, Patch, Reply, Result, State, Uploads, context};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;

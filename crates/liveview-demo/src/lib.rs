@@ -259,7 +259,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
         })
         .before_event(move |_ctx, event| {
             metrics.record(&event.function);
-            Ok(())
+            std::future::ready(Ok(()))
         })
         .on_connect(on_connect)
         .build()?;

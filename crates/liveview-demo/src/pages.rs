@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use liveview::{Channels, Templates, context};
+use liveview::templates::Templates;
+use liveview::{Channels, context};
 use serde::Serialize;
 
 use crate::handlers::{MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_UPLOAD_BYTES};

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use liveview::{Channels, Patch, Templates, context};
+use liveview::templates::Templates;
+use liveview::{Channels, Patch, context};
 use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;

@@ -105,7 +105,10 @@ struct Socket(
 
 impl Socket {
     async fn open(addr: &str) -> Socket {
-        let url = format!("ws://{addr}/ws/liveview/{}/?v=1", liveview::new_room_id());
+        let url = format!(
+            "ws://{addr}/ws/liveview/{}/?v=1",
+            liveview::templates::new_room_id()
+        );
         Socket(
             tokio_tungstenite::connect_async(url)
                 .await

@@ -38,7 +38,7 @@ async fn every_page_renders_with_the_client_and_no_external_resource() {
         );
         assert!(body.contains(text), "{path} lacks {text:?}");
         assert!(
-            body.contains(liveview::script_tag()),
+            body.contains(liveview::client::script_tag()),
             "{path} lacks the client"
         );
         assert!(body.contains(r#"href="/static/demo.css""#), "{path}");
@@ -172,7 +172,7 @@ impl Socket {
         let url = format!(
             "ws://{}/ws/liveview/{}/?v=1",
             demo.addr,
-            liveview::new_room_id()
+            liveview::templates::new_room_id()
         );
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await

@@ -11,9 +11,10 @@ use liveview_protocol::{BROADCAST_GROUP, Patch};
 use serde::Serialize;
 
 use crate::channels::Channels;
-use crate::error::{SendError, TemplateError};
+use crate::error::SendError;
 use crate::layer::{ConnId, Frame, Mailbox};
 use crate::services::Services;
+use crate::templates::TemplateError;
 use crate::upload::UploadProgress;
 
 /// The context of an event: which connection sent it, and what a handler can

@@ -199,18 +199,6 @@ pub enum BuildError {
     },
 }
 
-/// A template failed to load or render.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct TemplateError(#[from] pub(crate) minijinja::Error);
-
-impl TemplateError {
-    /// The underlying minijinja error (with line and template name).
-    pub fn inner(&self) -> &minijinja::Error {
-        &self.0
-    }
-}
-
 /// A message could not be handed to the channel layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -48,7 +48,7 @@
 
 mod app;
 mod channels;
-mod client;
+pub mod client;
 mod ctx;
 mod de;
 mod error;
@@ -61,25 +61,23 @@ mod reply;
 mod server;
 mod services;
 mod socket;
-mod templates;
+pub mod templates;
 pub mod upload;
 
 pub use channels::Channels;
-pub use client::{script_tag, script_url};
 pub use ctx::Ctx;
-pub use error::{BuildError, Error, Result, SendError, TemplateError};
-pub use extract::{Data, Form, State};
+pub use error::{BuildError, Error, Result, SendError};
+pub use extract::typed::{Data, Form, State};
 pub use handler::Handler;
 pub use layer::{ChannelLayer, ConnId, Frame, InMemoryLayer};
 pub use limits::Limits;
 pub use presence::{Presence, PresenceEntry, PresenceError, PresenceEvent, PresenceGuard};
 pub use reply::{IntoReply, Reply};
 pub use server::{LiveView, LiveViewBuilder, no_delay};
-pub use templates::{Templates, TemplatesBuilder, new_room_id};
-pub use upload::Uploads;
+pub use upload::file::Uploads;
 
 pub use liveview_macros::handler;
-pub use liveview_protocol::{self as protocol, ErrorCode, Event, Patch};
+pub use liveview_protocol::{self as protocol, Event, Patch};
 /// minijinja, to build template contexts (`liveview::context! { .. }`).
 pub use minijinja::{self, context};
 

@@ -9,7 +9,18 @@ use minijinja_autoreload::AutoReloader;
 use serde::Serialize;
 
 use crate::client;
-use crate::error::TemplateError;
+
+/// A template failed to load or render.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct TemplateError(#[from] pub(crate) minijinja::Error);
+
+impl TemplateError {
+    /// The underlying minijinja error (with line and template name).
+    pub fn inner(&self) -> &minijinja::Error {
+        &self.0
+    }
+}
 
 /// A function that customises the template environment (filters, globals).
 pub(crate) type EnvSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
@@ -24,11 +35,17 @@ pub(crate) type EnvSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
 ///
 /// In debug mode templates are reloaded when their files change.
 ///
+/// Configured with the `LiveView`'s builder
+/// ([`templates`](crate::LiveViewBuilder::templates),
+/// [`template_env`](crate::LiveViewBuilder::template_env)) and reached with
+/// [`LiveView::templates`](crate::LiveView::templates) or
+/// [`Ctx::render`](crate::Ctx::render).
+///
 /// ```
-/// let templates = liveview::Templates::builder().build();
-/// let html = templates.render_str("<p>{{ name }}</p>", minijinja::context! { name => "<b>" })?;
+/// let lv = liveview::LiveView::builder().build()?;
+/// let html = lv.templates().render_str("<p>{{ name }}</p>", minijinja::context! { name => "<b>" })?;
 /// assert_eq!(html, "<p>&lt;b&gt;</p>");
-/// # Ok::<(), liveview::TemplateError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Templates {
@@ -40,9 +57,9 @@ enum Source {
     Reloading(AutoReloader),
 }
 
-/// Configures [`Templates`].
+/// Configures [`Templates`] (for the `LiveView`'s builder).
 #[derive(Default)]
-pub struct TemplatesBuilder {
+pub(crate) struct TemplatesBuilder {
     dir: Option<PathBuf>,
     reload: bool,
     setup: Option<EnvSetup>,
@@ -51,25 +68,15 @@ pub struct TemplatesBuilder {
 impl TemplatesBuilder {
     /// Load templates from this directory.
     #[must_use]
-    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
         self
     }
 
     /// Reload templates when their files change (for development).
     #[must_use]
-    pub fn reload(mut self, reload: bool) -> Self {
+    pub(crate) fn reload(mut self, reload: bool) -> Self {
         self.reload = reload;
-        self
-    }
-
-    /// Customise the environment (add filters, functions, globals).
-    #[must_use]
-    pub fn setup(
-        mut self,
-        setup: impl Fn(&mut Environment<'static>) + Send + Sync + 'static,
-    ) -> Self {
-        self.setup = Some(Arc::new(setup));
         self
     }
 
@@ -79,7 +86,7 @@ impl TemplatesBuilder {
     }
 
     /// Builds the templates.
-    pub fn build(self) -> Templates {
+    pub(crate) fn build(self) -> Templates {
         let TemplatesBuilder { dir, reload, setup } = self;
         let source = match dir {
             Some(dir) if reload => Source::Reloading(AutoReloader::new(move |notifier| {
@@ -132,7 +139,7 @@ pub fn new_room_id() -> String {
 
 impl Templates {
     /// Configure templates.
-    pub fn builder() -> TemplatesBuilder {
+    pub(crate) fn builder() -> TemplatesBuilder {
         TemplatesBuilder::default()
     }
 

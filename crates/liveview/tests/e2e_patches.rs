@@ -423,7 +423,7 @@ async fn large_patch(app: &App, page: &Page) {
 /// Pushed URLs: Back and Forward restore the content and the title without
 /// reloading; reloading a pushed URL asks the server for that page.
 async fn back_forward_and_reload(app: &App, page: &Page) {
-    let room = liveview::new_room_id();
+    let room = liveview::templates::new_room_id();
     let attrs = format!(r#"data-room="{room}""#);
     let nav = r#"<button id="to1" data-liveview-function="to1" data-action="click->page#run">1</button>
         <button id="to2" data-liveview-function="to2" data-action="click->page#run">2</button>

@@ -21,8 +21,8 @@ async fn click_updates_content_in_chromium() {
         <div id="content">Initial content</div>
         <button id="update" data-liveview-function="update_content" data-action="click->page#run">Update</button>
         </body></html>"#,
-        room = liveview::new_room_id(),
-        script = liveview::script_tag()
+        room = liveview::templates::new_room_id(),
+        script = liveview::client::script_tag()
     );
     let app: axum::Router = axum::Router::new()
         .route("/", get(move || async move { Html(page) }))

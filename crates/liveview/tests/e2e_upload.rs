@@ -5,7 +5,8 @@
 
 use axum::response::Html;
 use axum::routing::get;
-use liveview::{LiveView, Patch, Result, UploadConfig, Uploads};
+use liveview::upload::UploadConfig;
+use liveview::{LiveView, Patch, Result, Uploads};
 use liveview_e2e::Browser;
 
 async fn upload_file(files: Uploads) -> Result<Patch> {
@@ -45,8 +46,8 @@ async fn serve() -> std::net::SocketAddr {
         </form>
         <ul id="result"></ul>
         </body></html>"#,
-        room = liveview::new_room_id(),
-        script = liveview::script_tag()
+        room = liveview::templates::new_room_id(),
+        script = liveview::client::script_tag()
     );
     let app: axum::Router = axum::Router::new()
         .route("/", get(move || async move { Html(page) }))
@@ -57,7 +58,10 @@ async fn serve() -> std::net::SocketAddr {
 #[tokio::test]
 async fn chosen_files_upload_and_reach_the_handler() {
     let addr = serve().await;
-    let dir = std::env::temp_dir().join(format!("lv-e2e-upload-{}", liveview::new_room_id()));
+    let dir = std::env::temp_dir().join(format!(
+        "lv-e2e-upload-{}",
+        liveview::templates::new_room_id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let small = dir.join("hello.txt");
     std::fs::write(&small, b"hello").unwrap();

@@ -27,8 +27,10 @@ trait RenderForTest {
 
 impl RenderForTest for Ctx {
     fn render_str_for_test(&self, query: &str) -> Result<String> {
-        let templates = liveview::Templates::builder().build();
-        Ok(templates.render_str("<li>{{ q }}</li>", liveview::context! { q => query })?)
+        let lv = LiveView::builder().auto_register(false).build()?;
+        Ok(lv
+            .templates()
+            .render_str("<li>{{ q }}</li>", liveview::context! { q => query })?)
     }
 }
 

@@ -84,7 +84,7 @@ async fn node(redis: &RedisServer) -> TestServer {
 /// Opens a page; its on-connect push (and the count pushed by its join
 /// event, in either order) says `expected`.
 async fn open_page(server: &TestServer, expected: &str) -> Client {
-    let mut client = server.client(&liveview::new_room_id()).await;
+    let mut client = server.client(&liveview::templates::new_room_id()).await;
     expect_widget(&mut client, expected).await;
     client
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Client, PATIENCE, TestServer};
 use liveview::{
-    ConnId, Ctx, Data, Error, ErrorCode, Event, Form, Limits, LiveView, Patch, Reply, Result, State,
+    ConnId, Ctx, Data, Error, Event, Form, Limits, LiveView, Patch, Reply, Result, State,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -737,10 +737,14 @@ async fn before_hooks_can_refuse_events() {
     let server = TestServer::start(
         builder()
             .before_event(|ctx, event| {
-                if event.function.starts_with("admin_") && ctx.cookie("role") != Some("admin") {
-                    return Err(Error::user("Administrators only"));
+                let refused =
+                    event.function.starts_with("admin_") && ctx.cookie("role") != Some("admin");
+                async move {
+                    if refused {
+                        return Err(Error::user("Administrators only"));
+                    }
+                    Ok(())
                 }
-                Ok(())
             })
             .handler("admin_reset", || async { Patch::html("#x", "reset") })
             .handler("public", || async { Patch::html("#x", "ok") }),
@@ -775,7 +779,10 @@ async fn stray_binary_frames_are_answered_with_upload_failed() {
         .unwrap()
         .unwrap();
     let frame: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
-    assert_eq!(frame["code"], ErrorCode::UploadFailed.as_str());
+    assert_eq!(
+        frame["code"],
+        liveview::protocol::ErrorCode::UploadFailed.as_str()
+    );
 }
 
 #[tokio::test]
@@ -816,7 +823,7 @@ async fn a_client_that_cannot_keep_up_is_closed_with_1013() {
 #[tokio::test]
 async fn the_browser_client_is_served_with_long_cache_headers() {
     let server = TestServer::start(builder()).await;
-    let (status, head, body) = server.get(&liveview::script_url()).await;
+    let (status, head, body) = server.get(&liveview::client::script_url()).await;
     assert_eq!(status, 200);
     let head = head.to_ascii_lowercase();
     assert!(

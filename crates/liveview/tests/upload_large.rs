@@ -6,7 +6,9 @@
 mod common;
 
 use common::TestServer;
-use liveview::{LiveView, MAX_CHUNK_BYTES, Patch, Result, UploadConfig, Uploads};
+use liveview::protocol::MAX_CHUNK_BYTES;
+use liveview::upload::UploadConfig;
+use liveview::{LiveView, Patch, Result, Uploads};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
@@ -58,7 +60,10 @@ fn peak_rss_kib() -> u64 {
 
 #[tokio::test]
 async fn a_50_mb_upload_streams_to_disk() {
-    let dir = std::env::temp_dir().join(format!("lv-uploads-large-{}", liveview::new_room_id()));
+    let dir = std::env::temp_dir().join(format!(
+        "lv-uploads-large-{}",
+        liveview::templates::new_room_id()
+    ));
     let server = TestServer::start(
         LiveView::builder()
             .auto_register(false)

@@ -8,11 +8,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Client, TestServer};
-use liveview::{LiveView, Patch, Result, UploadConfig, Uploads};
+use liveview::upload::UploadConfig;
+use liveview::{LiveView, Patch, Result, Uploads};
 use serde_json::{Value, json};
 
 fn temp_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("lv-uploads-{name}-{}", liveview::new_room_id()))
+    std::env::temp_dir().join(format!(
+        "lv-uploads-{name}-{}",
+        liveview::templates::new_room_id()
+    ))
 }
 
 fn files_in(dir: &Path) -> usize {

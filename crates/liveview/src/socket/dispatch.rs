@@ -4,6 +4,7 @@
 //! finished handler's outcome becomes on the wire.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use futures_util::FutureExt;
 use liveview_protocol::{ClientMessage, Event, UploadRequest};
@@ -128,17 +129,18 @@ impl Session {
     fn start(&mut self, handler: BoxedHandler, event: Event, files: Vec<UploadedFile>) {
         let function = event.function.as_str().into();
         let reference = event.reference;
-        let hooks = &self.app.before;
-        let future = if hooks.is_empty() {
+        let future = if self.app.before.is_empty() {
             handler.call(self.ctx.clone(), event, files)
         } else {
-            let checks: Vec<_> = hooks.iter().map(|hook| hook(&self.ctx, &event)).collect();
-            let call = handler.call(self.ctx.clone(), event, files);
+            // The hooks run inside the in-flight future, under the handler's
+            // timeout and panic guard, like the handler itself.
+            let app = Arc::clone(&self.app);
+            let ctx = self.ctx.clone();
             Box::pin(async move {
-                for check in checks {
-                    check.await.map_err(Failure::Refused)?;
+                for hook in &app.before {
+                    hook(&ctx, &event).await.map_err(Failure::Refused)?;
                 }
-                call.await
+                handler.call(ctx, event, files).await
             })
         };
         self.in_flight = Some(InFlight {

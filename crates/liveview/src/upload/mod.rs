@@ -4,12 +4,12 @@
 //! upload table per connection (open uploads receiving binary chunks,
 //! finished ones waiting for their event); the event that names finished
 //! uploads carries them, as [`UploadedFile`]s, into its handler's
-//! [`Uploads`] argument.
+//! [`Uploads`](crate::Uploads) argument.
 
 mod config;
-mod file;
+pub(crate) mod file;
 mod table;
 
 pub use config::UploadConfig;
-pub use file::{UploadProgress, UploadedFile, Uploads};
+pub use file::{UploadProgress, UploadedFile};
 pub(crate) use table::{ChunkOutcome, UploadTable};

@@ -173,7 +173,7 @@ impl App {
     /// Serves a page in a fresh room (`data-room`), titled "Test"; returns
     /// its URL.
     pub fn room_page(&self, path: &str, body: &str) -> String {
-        let room = liveview::new_room_id();
+        let room = liveview::templates::new_room_id();
         self.page(
             path,
             &format!(r#"lang="en" data-room="{room}""#),
@@ -339,7 +339,7 @@ const warn = console.warn.bind(console);
 console.warn = (...a) => {{ __warnings.push(a.map(String).join(' ')); warn(...a); }};
 </script>
 {script}</head><body>{body}</body></html>"#,
-        script = liveview::script_tag()
+        script = liveview::client::script_tag()
     )
 }
 
