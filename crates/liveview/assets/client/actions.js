@@ -1,6 +1,6 @@
 
-// -- data-action (Stimulus syntax): "event.filter->controller#run:option".
-// Only `run` is ours; other methods belong to whatever else the page runs.
+// data-action="event.filter->controller#run:option" (Stimulus syntax): only
+// `run` is ours, other methods belong to whatever else the page runs.
 const ACTION = /^(?:([^.>]+?)(?:\.([^>]+))?->)?[^#\s]+#(\w+)((?::!?\w+)*)$/;
 const DEFAULT_EVENTS = { A: 'click', BUTTON: 'click', FORM: 'submit', DETAILS: 'toggle', SELECT: 'change', TEXTAREA: 'input' };
 const defaultEvent = (el) => el.tagName !== 'INPUT' ? DEFAULT_EVENTS[el.tagName] || 'click'
@@ -23,7 +23,7 @@ function actionsOf(el) {
   return list;
 }
 
-// -- delegation, so patched-in markup needs no binding. Events that do not
+// Delegation, so patched-in markup needs no binding. Events that do not
 // bubble (focus, toggle…) reach document only while capturing.
 const listening = new Set();
 function listen(type) {
@@ -33,7 +33,7 @@ function listen(type) {
   doc.addEventListener(type, onEvent);
 }
 function onEvent(e) {
-  if ((e.eventPhase === Event.CAPTURING_PHASE) === e.bubbles) return;
+  if ((e.eventPhase === e.CAPTURING_PHASE) === e.bubbles) return;
   let stopped = false;
   for (let el = e.target; el && el.nodeType === 1 && !stopped; el = e.bubbles && el.parentElement) {
     for (const action of actionsOf(el)) {
@@ -58,7 +58,7 @@ const debounceTimers = new WeakMap(), lastSent = new WeakMap();
 function trigger(el, e) {
   const dataset = el.dataset, fn = dataset.liveviewFunction;
   const debounce = +dataset.liveviewDebounce, throttle = +dataset.liveviewThrottle;
-  // Values are read when sending: a debounced input sends its final value.
+  // Read when sent: a debounced input sends its final value.
   const go = () => sendFrom(el, fn, e.type, e.submitter);
   if (!fn) warn('data-action without data-liveview-function:', el);
   else if (debounce > 0) {
@@ -70,7 +70,7 @@ function trigger(el, e) {
   }
 }
 
-// -- payloads (without prototype: a field may be named "__proto__")
+// No prototype: a field may be named "__proto__".
 const put = (object, key, value) => { object[key] = key in object ? [].concat(object[key], value) : value; };
 function sendFrom(el, fn, type, submitter) {
   const data = Object.create(null), form = formOf(el);
@@ -89,6 +89,6 @@ function fieldsOf(form, el, submitter) {
       put(fields, key, type === 'select-multiple' ? Array.from(field.selectedOptions, (option) => option.value) : field.value);
     }
   }
-  if (submitter && submitter.name) put(fields, submitter.name, submitter.value);
+  if (submitter?.name) put(fields, submitter.name, submitter.value);
   return fields;
 }

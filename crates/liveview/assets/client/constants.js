@@ -1,17 +1,15 @@
 /*! liveview client: wire protocol v1 (docs/protocol.md), markup in docs/client.md.
- *  Plain script, no dependencies; its only global is window.liveview.
- *  Source: crates/liveview/assets/client/, joined by client.rs. */
+ *  Its only global is window.liveview. Source: assets/client/, joined by client.rs. */
 (() => {
 'use strict';
 if (window.liveview) return; // loaded twice: the first copy owns the page
 
-// -- wire protocol (docs/protocol.md, docs/uploads.md)
 const PROTOCOL_VERSION = 1;
+const SOCKET_OPEN = 1; // not WebSocket.OPEN: a page may wrap WebSocket
 const DEFAULT_URL = '/ws/liveview/{room}/?v=' + PROTOCOL_VERSION;
-const SOCKET_OPEN = 1; // WebSocket.OPEN
 const CLOSE_NORMAL = 1000;
-const CLOSE_TRY_AGAIN_LATER = 1013; // server overloaded
-const CHUNK_HEADER_SIZE = 12; // u32 upload id, u64 offset
+const CLOSE_TRY_AGAIN_LATER = 1013;
+const CHUNK_HEADER_SIZE = 12; // u32 id, u64 offset (docs/uploads.md)
 const CHUNK_SIZE = 65536;
 const UPLOAD_WINDOW = 4; // unacknowledged chunks
 

@@ -1,5 +1,4 @@
 
-// -- DOM helpers
 const doc = document, root = doc.documentElement;
 const warn = (...args) => console.warn('liveview:', ...args);
 const emit = (name, detail, cancelable) => doc.dispatchEvent(new CustomEvent('liveview:' + name, { detail, cancelable }));

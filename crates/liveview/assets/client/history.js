@@ -1,7 +1,6 @@
 
-// -- history: the entry pushed for a patch's url keeps the HTML of the regions
-// it changed and the title; the entry left is saved again first with their
-// current HTML, so Back restores it. A reload is a plain GET.
+// A patch's url pushes an entry with the HTML of the regions it changed; the
+// entry left is saved first, so Back restores it.
 let shownPath = currentPath(); // the URL whose content the DOM shows
 function saveState(push, state, to) {
   try {
@@ -27,7 +26,7 @@ function navigate(to, targets) {
   shownPath = currentPath();
 }
 addEventListener('popstate', (e) => {
-  const state = e.state && e.state.liveview;
+  const state = e.state?.liveview;
   if (state) {
     for (const [selector, html] of Object.entries(state.regions || {})) {
       const target = find(selector);

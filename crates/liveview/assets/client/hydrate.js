@@ -1,14 +1,13 @@
 
-// -- on load and after patches. Nodes a morph keeps are not new: they are
-// not initialised or focused again.
+// Nodes a morph keeps are not new: not initialised or focused again.
 const HYDRATE = '[data-action],[data-liveview-init],[data-liveview-focus],' +
   '[data-liveview-intersect-appear],[data-liveview-intersect-disappear]';
 const seen = new WeakSet(), observers = new Map(), observedBy = new WeakMap(), visible = new WeakSet();
 function hydrate(scope) {
   let toFocus;
-  if (!scope || !scope.querySelectorAll) return;
+  if (!scope?.querySelectorAll) return;
   for (const el of [scope, ...scope.querySelectorAll(HYDRATE)]) {
-    if (!el.matches || !el.matches(HYDRATE)) continue;
+    if (!el.matches?.(HYDRATE)) continue;
     const dataset = el.dataset;
     for (const action of actionsOf(el)) listen(action.event || defaultEvent(el));
     if ((dataset.liveviewIntersectAppear || dataset.liveviewIntersectDisappear) && !observedBy.has(el) && window.IntersectionObserver) {
@@ -22,12 +21,13 @@ function hydrate(scope) {
   if (toFocus) toFocus.focus();
 }
 function observe(el, threshold) {
-  if (!observers.has(threshold)) {
-    const observer = new IntersectionObserver((entries) => entries.forEach((entry) => intersect(entry, threshold)), { threshold });
+  let observer = observers.get(threshold);
+  if (!observer) {
+    observer = new IntersectionObserver((entries) => entries.forEach((entry) => intersect(entry, threshold)), { threshold });
     observers.set(threshold, observer);
   }
-  observers.get(threshold).observe(el);
-  observedBy.set(el, observers.get(threshold));
+  observer.observe(el);
+  observedBy.set(el, observer);
 }
 // Only changes count: starting out of view is not "disappearing".
 function intersect(entry, threshold) {

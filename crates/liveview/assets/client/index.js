@@ -1,11 +1,9 @@
 
-// -- start
 ['click', 'submit', 'input', 'change', 'keydown'].forEach(listen);
 window.liveview = {
   version: PROTOCOL_VERSION, room, url: url.href,
   applyPatch: (patch) => applyPatch(patch),
-  send: (fn, data, fields) => send(fn, data, fields), // returns the event's ref
-  // Morphs the content of `from` (element or selector) into html; runs no scripts.
+  send: (fn, data, fields) => send(fn, data, fields),
   morph(from, html) {
     const target = typeof from === 'string' ? find(from) : from;
     if (target) change(target, { html }, { withScripts: false });

@@ -1,5 +1,5 @@
 
-// -- keys: filters (keydown.esc) and keyboard maps ("ctrl+k") share one spelling
+// Filters (keydown.esc) and keyboard maps ("ctrl+k") share one spelling.
 const MODIFIERS = ['ctrl', 'alt', 'meta', 'shift'];
 const KEY_ALIASES = { escape: 'esc', ' ': 'space', control: 'ctrl', cmd: 'meta', command: 'meta', option: 'alt', return: 'enter' };
 function keyName(key) {
@@ -13,7 +13,6 @@ function canonicalCombo(spec) {
 const eventCombo = (e, key, ignoreShift) =>
   [...MODIFIERS.filter((mod) => e[mod + 'Key'] && !(ignoreShift && mod === 'shift')), key].filter(Boolean).join('+');
 
-// -- keyboard maps: data-liveview-keyboard-map='{"ctrl+k": "search"}'
 const keyboardMaps = new Map();
 function keyboardMap(json) {
   if (!keyboardMaps.has(json)) {
@@ -32,7 +31,7 @@ doc.addEventListener('keydown', (e) => {
   if (printable && !e.ctrlKey && !e.altKey && !e.metaKey && (target.isContentEditable || FIELD.test(target.tagName))) return;
   for (const el of doc.querySelectorAll('[data-liveview-keyboard-map]')) {
     const map = keyboardMap(el.dataset.liveviewKeyboardMap);
-    // "?" is shift+/ on many layouts: so "?" (and "k" for K) match without shift.
+    // "?" is shift+/ on many layouts: "?" (and "k" for K) match without shift.
     const fn = map[eventCombo(e, key)] || (printable && map[eventCombo(e, key, true)]);
     if (fn) { e.preventDefault(); sendFrom(el, fn, 'keydown'); }
   }

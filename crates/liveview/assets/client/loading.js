@@ -1,9 +1,8 @@
 
-// -- loading state, until a frame with the event's ref
 const pending = new Map(), busyCount = new WeakMap(), swapping = new WeakSet();
 const errorBoxes = new WeakMap(); // box -> `hidden` before it showed an error
 function busy(ref, el, type) {
-  const form = formOf(el), box = form && form.querySelector(ERROR_BOX), swapped = [];
+  const form = formOf(el), box = form?.querySelector(ERROR_BOX), swapped = [];
   busyCount.set(el, (busyCount.get(el) || 0) + 1);
   el.setAttribute('aria-busy', 'true');
   el.classList.add('lv-busy');

@@ -1,5 +1,5 @@
 
-// -- removal: __cleanup hooks (set by patch scripts) run first.
+// __cleanup hooks (set by patch scripts) run before elements leave.
 function callCleanup(el) {
   const hook = el.__cleanup;
   if (typeof hook !== 'function') return;
@@ -19,8 +19,7 @@ function drop(node) {
   return next;
 }
 
-// -- morphing. Moving a node blurs it: the focused element gets its focus
-// and selection back after a patch.
+// Moving a node blurs it, so focus and selection are restored.
 function saveFocus() {
   const el = doc.activeElement;
   let selection;
@@ -50,9 +49,8 @@ function softMatch(cur, node, wanted) {
     if (ahead && same(old, ahead)) { ahead = ahead.nextElementSibling; if (++aheadMatched > 1) return; }
   }
 }
-// Makes the children of `from` like those of `to` (consumed) in one pass:
-// elements with an id match by id and move, never recreated; other nodes
-// match an old node of the same type and tag.
+// One pass; `to` is consumed. Elements with an id move, never recreated;
+// other nodes match an old node of the same type and tag.
 function morphChildren(from, to, state) {
   const byId = new Map(), wanted = new Set();
   for (let child = from.firstElementChild; child; child = child.nextElementSibling) if (child.id) byId.set(child.id, child);
@@ -68,8 +66,7 @@ function morphChildren(from, to, state) {
     } else if (cur && same(cur, node)) match = cur;
     else if (cur && node.nodeType === 1) {
       match = softMatch(cur, node, wanted);
-      // Old nodes in between are gone, but not keyed ones still wanted:
-      // then match moves ahead of them.
+      // Skipped nodes are gone, but keyed ones still wanted stay.
       if (match) while (cur !== match && !(keyed(cur) && wanted.has(cur.id))) cur = drop(cur);
     }
     if (!match) from.insertBefore(node, cur); // new; an old node it replaces goes later
@@ -81,7 +78,6 @@ function morphChildren(from, to, state) {
   while (cur) cur = drop(cur);
 }
 
-// state: { focused, submitted }: focus before the patch, the form it answers.
 function morphNode(from, to, state, isTarget) {
   if (from.nodeType !== 1) { if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue; return; }
   if (!isTarget && from.hasAttribute('data-liveview-permanent')) return; // unless targeted

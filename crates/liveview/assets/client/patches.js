@@ -1,5 +1,4 @@
 
-// -- incoming frames
 function onFrame(raw) {
   let frame;
   try { frame = JSON.parse(raw); } catch (err) { return warn('frame is not JSON:', String(raw).slice(0, 200)); }
@@ -7,10 +6,9 @@ function onFrame(raw) {
   if (frame.upload != null) return onUploadFrame(frame);
   // Loading state ends first, or a restored label would undo the patches.
   const answered = done(frame.ref);
-  if (frame.error != null) return showError(frame, answered && answered.form && answered.form.querySelector(ERROR_BOX));
-  const submitted = answered && answered.submitted;
-  // A frame with a url is one history step, whichever patch carries it:
-  // saved before its patches, pushed after them, with all their targets.
+  if (frame.error != null) return showError(frame, answered?.form?.querySelector(ERROR_BOX));
+  const submitted = answered?.submitted;
+  // A frame with a url is one history step, whichever patch carries it.
   const patches = Array.isArray(frame.patches) ? frame.patches : [frame];
   const nav = patches.filter((patch) => patch && patch.url).pop();
   const regions = nav && patches.filter((patch) => patch && patch.target != null).map((patch) => String(patch.target));
@@ -38,7 +36,7 @@ function applyPatch(patch, { inFrame = false, submitted = null } = {}) {
     if (target) change(target, patch, { submitted });
     if (patch.title != null) doc.title = patch.title;
     if (ownStep) navigate(String(patch.url), [selector]);
-    // A new page starts at its top, as after a page load (and in Django LiveView).
+    // A new page starts at its top, as after a page load.
     if (patch.scrollTop || (patch.url && target && patch.html != null && !patch.append && !patch.prepend && !patch.scroll)) scrollTo(0, 0);
     // Looked up after the change: the patch may have brought the element.
     const scrollTarget = patch.scroll && find(patch.scroll);
@@ -47,12 +45,12 @@ function applyPatch(patch, { inFrame = false, submitted = null } = {}) {
   } catch (err) { console.error('liveview: bad patch', patch, err); }
 }
 
-// The DOM part of a patch. Precedence: remove, outer, append, prepend, html.
+// The DOM part of a patch: remove, else outer, append, prepend or html.
 function change(target, patch, { submitted = null, withScripts = true } = {}) {
   if (patch.remove) return drop(target);
   if (patch.html == null) return;
   const [fragment, scripts] = parse(String(patch.html), patch.outer ? target.parentNode : target), focus = saveFocus();
-  const state = { focused: focus && focus.el, submitted };
+  const state = { focused: focus?.el, submitted };
   let scriptEl = target, scope = target;
   if (patch.outer) {
     const only = fragment.children.length === 1 && fragment.firstElementChild;
@@ -87,8 +85,8 @@ function insertChildren(parent, fragment, atStart, state) {
     } else parent.insertBefore(node, before);
   }
 }
-// Each script runs as a fresh <script> (so src, module and CSP nonce work)
-// with `el` and `this` bound to the patched element, as in Django LiveView.
+// A fresh <script>, so src, module and CSP nonce work; `el` and `this` are
+// the patched element, as in Django LiveView.
 function runScripts(scripts, el) {
   for (const old of scripts) {
     const script = doc.createElement('script');
@@ -104,7 +102,7 @@ function runScripts(scripts, el) {
 // Parsing leaves scripts inert: they are taken out to be run.
 function parse(html, context) {
   const template = doc.createElement('template'), scripts = [];
-  const svg = context && context.namespaceURI === 'http://www.w3.org/2000/svg' && context.tagName !== 'foreignObject';
+  const svg = context?.namespaceURI === 'http://www.w3.org/2000/svg' && context.tagName !== 'foreignObject';
   template.innerHTML = svg ? `<svg>${html}</svg>` : html;
   const fragment = svg ? doc.createDocumentFragment() : template.content;
   if (svg) fragment.append(...template.content.firstChild.childNodes);

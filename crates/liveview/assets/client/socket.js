@@ -1,5 +1,4 @@
 
-// -- room and socket URL
 let room = root.dataset.room || root.dataset.liveviewRoomUuid;
 if (!room) {
   try { room = sessionStorage.getItem('liveview-room'); } catch (err) { /* storage disabled */ }
@@ -11,10 +10,9 @@ if (!room) {
 const url = new URL((root.dataset.liveviewUrl || DEFAULT_URL).replace('{room}', encodeURIComponent(room)), location.href);
 url.protocol = url.protocol.replace(/^http/, 'ws');
 
-// -- sending; while disconnected, events wait in a bounded queue
 let lastRef = 0, socket = null;
 const queue = [];
-const isOpen = () => socket && socket.readyState === SOCKET_OPEN;
+const isOpen = () => socket?.readyState === SOCKET_OPEN;
 function send(fn, data, fields, el, type, uploaded) {
   const message = { function: String(fn), data: data || {}, form: fields || {}, lang: root.lang || undefined, room, ref: ++lastRef };
   if (uploaded) message.uploads = uploaded;
@@ -29,7 +27,6 @@ function send(fn, data, fields, el, type, uploaded) {
   return message.ref; // never reused, so unique on every connection
 }
 
-// -- connection
 let attempt = 0, retryTimer = 0, sleepTimer, asleep = false, connected = false;
 function connect() {
   clearTimeout(retryTimer);
@@ -55,8 +52,7 @@ function connect() {
     retry();
   };
 }
-// Any close but ours reconnects (1012 restart, lost network…), with jitter so
-// a restarted server does not get all its clients at once.
+// Jitter: a restarted server does not get all its clients at once.
 function retry() {
   const delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** attempt);
   if (asleep || retryTimer) return;
@@ -80,7 +76,7 @@ function showStatus(on, quiet) {
   }
   if (on !== was) emit(on ? 'connected' : 'disconnected');
 }
-// Quietly gives the socket back (tab hidden a while, page leaving).
+// Quietly gives the socket back (tab hidden, page leaving).
 function sleep() {
   const ws = socket;
   asleep = true;

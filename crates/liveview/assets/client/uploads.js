@@ -1,10 +1,8 @@
 
-// -- uploads over the socket (docs/uploads.md): announce each file, stream
-// its chunks, then send the event naming the finished uploads.
 const uploads = new Map();
 let lastUploadId = 0;
 const filesOf = (scope) => (scope.tagName === 'INPUT' ? [scope] : Array.from(scope.elements || []))
-  .filter((input) => input.type === 'file' && input.name && !input.disabled && input.files && input.files.length);
+  .filter((input) => input.type === 'file' && input.name && !input.disabled && input.files?.length);
 const inScope = (input, attr) => (input.form || doc).querySelector(`[${attr}="${CSS.escape(input.name)}"]`);
 const uploadFailure = (message, input) => Object.assign(new Error(message), { input });
 async function uploadThenSend(el, fn, data, fields, type, inputs) {
@@ -53,7 +51,7 @@ function startUpload(id, fn, input, file, list) {
       name: file.name, type: file.type, size: file.size } }));
   });
 }
-// Sends chunks while the window has room; acknowledgements call it again.
+// Acknowledgements call this again.
 async function pump(upload) {
   if (upload.pumping) return;
   upload.pumping = true;
@@ -116,7 +114,7 @@ function uploadError(input, message) {
   let box = inScope(input, 'data-liveview-upload-error');
   if (!box && message) {
     const next = input.nextElementSibling;
-    box = next && next.classList.contains('lv-upload-error') ? next : doc.createElement('p');
+    box = next?.classList.contains('lv-upload-error') ? next : doc.createElement('p');
     box.className = 'lv-upload-error';
     box.setAttribute('role', 'alert');
     input.after(box);
@@ -126,9 +124,8 @@ function uploadError(input, message) {
   box.hidden = !message;
 }
 
-// Cancel buttons and drop zones work by delegation, like actions.
 doc.addEventListener('click', (e) => {
-  const button = e.target.closest && e.target.closest('[data-liveview-upload-cancel]');
+  const button = e.target.closest?.('[data-liveview-upload-cancel]');
   if (!button) return;
   e.preventDefault();
   const scope = formOf(button) || doc;
@@ -136,7 +133,7 @@ doc.addEventListener('click', (e) => {
     if (scope === doc || upload.input.form === scope) cancelUpload(upload.id);
   }
 });
-const dropZone = (e) => e.target.closest && e.target.closest('[data-liveview-upload-drop]');
+const dropZone = (e) => e.target.closest?.('[data-liveview-upload-drop]');
 for (const type of ['dragenter', 'dragover']) {
   doc.addEventListener(type, (e) => {
     const zone = dropZone(e);
@@ -156,7 +153,7 @@ doc.addEventListener('drop', (e) => {
   zone.classList.remove('lv-dragover');
   const name = zone.getAttribute('data-liveview-upload-drop');
   const input = (formOf(zone) || doc).querySelector(`input[type=file][name="${CSS.escape(name)}"]`);
-  if (!input || !e.dataTransfer || !e.dataTransfer.files.length) return warn('nothing to drop into', name);
+  if (!input || !e.dataTransfer?.files.length) return warn('nothing to drop into', name);
   input.files = e.dataTransfer.files;
   input.dispatchEvent(new Event('change', { bubbles: true }));
 });
