@@ -1,5 +1,5 @@
 /*! liveview client: wire protocol v1 (docs/protocol.md), markup in docs/client.md.
- *  Its only global is window.liveview. Source: assets/client/, joined by client.rs. */
+ *  Source: crates/liveview/assets/client/, joined by client.rs. */
 (() => {
 'use strict';
 if (window.liveview) return; // loaded twice: the first copy owns the page

@@ -37,13 +37,14 @@ function restoreFocus(focus) {
 }
 
 const keyed = (node) => node.nodeType === 1 && node.id !== '';
-const same = (a, b) => a.nodeType === b.nodeType && (a.nodeType !== 1 || (a.tagName === b.tagName && a.id === b.id));
+const same = (node, other) => node.nodeType === other.nodeType &&
+  (node.nodeType !== 1 || (node.tagName === other.tagName && node.id === other.id));
 // An old sibling further on that matches `node` (the ones before were
 // deleted); none if they match node's next siblings (node is new) or after a
 // few tries (morphing stays linear). Keyed nodes still wanted move later.
 function softMatch(cur, node, wanted) {
   let ahead = node.nextElementSibling, aheadMatched = 0;
-  for (let old = cur, k = 0; old && k < 24; old = old.nextSibling, k++) {
+  for (let old = cur, tries = 0; old && tries < 24; old = old.nextSibling, tries++) {
     if (keyed(old) && wanted.has(old.id)) continue;
     if (same(old, node)) return old;
     if (ahead && same(old, ahead)) { ahead = ahead.nextElementSibling; if (++aheadMatched > 1) return; }
