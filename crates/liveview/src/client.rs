@@ -98,7 +98,11 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            assert!(SOURCE.contains(&text), "{} is not in SOURCE", path.display());
+            assert!(
+                SOURCE.contains(&text),
+                "{} is not in SOURCE",
+                path.display()
+            );
             total += text.len();
         }
         assert_eq!(total, SOURCE.len(), "SOURCE holds something else too");
