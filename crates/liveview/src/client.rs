@@ -6,8 +6,22 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// The client's source.
-pub(crate) const SOURCE: &str = include_str!("../assets/liveview.js");
+/// The client's source: the files of `assets/client/` joined in this order
+/// into one script (the first opens its scope, the last closes it).
+pub(crate) const SOURCE: &str = concat!(
+    include_str!("../assets/client/constants.js"),
+    include_str!("../assets/client/dom.js"),
+    include_str!("../assets/client/keys.js"),
+    include_str!("../assets/client/actions.js"),
+    include_str!("../assets/client/loading.js"),
+    include_str!("../assets/client/socket.js"),
+    include_str!("../assets/client/patches.js"),
+    include_str!("../assets/client/morph.js"),
+    include_str!("../assets/client/hydrate.js"),
+    include_str!("../assets/client/history.js"),
+    include_str!("../assets/client/uploads.js"),
+    include_str!("../assets/client/index.js"),
+);
 
 /// FNV-1a, 64 bits: a stable fingerprint of the client for its URL.
 const fn fingerprint(bytes: &[u8]) -> u64 {
@@ -75,5 +89,24 @@ mod tests {
         assert!(script_url().starts_with("/liveview/liveview."));
         assert!(script_url().ends_with(".js"));
         assert!(script_tag().contains(&script_url()));
+    }
+
+    #[test]
+    fn source_joins_every_client_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/client");
+        let mut total = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                SOURCE.contains(&text),
+                "{} is not in SOURCE",
+                path.display()
+            );
+            total += text.len();
+        }
+        assert_eq!(total, SOURCE.len(), "SOURCE holds something else too");
+        assert!(SOURCE.starts_with("/*! liveview client"));
+        assert!(SOURCE.trim_end().ends_with("})();"));
     }
 }
