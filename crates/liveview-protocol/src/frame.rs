@@ -106,7 +106,8 @@ pub enum ServerFrame<'a> {
         /// Bytes received so far, for a progress report.
         received: Option<u64>,
     },
-    /// An upload failed or was refused.
+    /// An upload failed or was refused. Its `upload` field has the shape of
+    /// a status frame's (`{"id": 3}`).
     UploadError {
         /// Human-readable message.
         message: &'a str,
@@ -166,7 +167,7 @@ struct UploadStatusBody<'a> {
 struct UploadErrorOut<'a> {
     error: &'a str,
     code: ErrorCode,
-    upload: u32,
+    upload: UploadStatusBody<'a>,
 }
 
 impl ServerFrame<'_> {
@@ -211,7 +212,11 @@ impl ServerFrame<'_> {
             } => serde_json::to_string(&UploadErrorOut {
                 error: message,
                 code,
-                upload,
+                upload: UploadStatusBody {
+                    id: upload,
+                    status: None,
+                    received: None,
+                },
             }),
         };
         encoded.unwrap_or_default()
@@ -240,8 +245,8 @@ pub struct ServerMessage {
     /// The `ref` of the event this frame answers.
     #[serde(default, rename = "ref")]
     pub reference: Option<u64>,
-    /// Upload frames: the upload's status object, or the upload id of an
-    /// upload error.
+    /// Upload frames: the upload's object (`{"id": .., "status": ..,
+    /// "received": ..}`), in status and error frames alike.
     #[serde(default)]
     pub upload: Option<serde_json::Value>,
 }
@@ -322,7 +327,7 @@ mod tests {
                 upload: 3
             }
             .to_json(),
-            r#"{"error":"too big","code":"upload_rejected","upload":3}"#
+            r#"{"error":"too big","code":"upload_rejected","upload":{"id":3}}"#
         );
         assert_eq!(
             ServerFrame::Error {

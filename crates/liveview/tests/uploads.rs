@@ -152,7 +152,7 @@ async fn limits_are_checked_by_the_server() {
 
     let too_big = start(&mut client, 1, "huge.png", "image/png", 101).await;
     assert_eq!(too_big["code"], "upload_rejected");
-    assert_eq!(too_big["upload"], 1);
+    assert_eq!(too_big["upload"]["id"], 1);
     assert!(
         too_big["error"].as_str().unwrap().contains("too large"),
         "{too_big}"
@@ -213,7 +213,7 @@ async fn bad_chunks_get_clear_errors_and_leave_no_temporary_file() {
     client.send_chunk(42, 0, b"data").await;
     let unknown = client.recv_json().await;
     assert_eq!(unknown["code"], "upload_failed");
-    assert_eq!(unknown["upload"], 42);
+    assert_eq!(unknown["upload"]["id"], 42);
 
     start(&mut client, 1, "a.txt", "text/plain", 100).await;
     client.send_chunk(1, 0, &[b'x'; 20]).await;

@@ -75,7 +75,7 @@ async function pump(upload) {
   }
 }
 function onUploadFrame(frame) {
-  const upload = uploads.get(typeof frame.upload === 'object' ? frame.upload.id : frame.upload);
+  const upload = uploads.get(frame.upload.id);
   if (!upload) return;
   if (frame.error != null) return finishUpload(upload, String(frame.error));
   const { status, received } = frame.upload;
