@@ -2,8 +2,8 @@
 //! your own ([`FromEvent`]).
 //!
 //! The extractors themselves ([`Form`](crate::Form), [`Data`](crate::Data),
-//! [`State`](crate::State), [`Uploads`](crate::Uploads), [`Ctx`](crate::Ctx),
-//! [`Event`](crate::Event)) are at the crate's root.
+//! [`State`](crate::State), [`Uploads`], [`Ctx`],
+//! [`Event`]) are at the crate's root.
 
 pub(crate) mod typed;
 
