@@ -1,5 +1,12 @@
-//! Test harness: a real headless Chromium, driven through ChromeDriver,
-//! against a real server; and a real `redis-server` ([`redis::RedisServer`]).
+//! The test harness of liveview's own tests, in one place:
+//!
+//! - [`Browser`] and [`Page`]: a real headless Chromium, driven through
+//!   ChromeDriver, against a real server;
+//! - [`ws`]: a real server on a loopback port ([`ws::TestServer`]) and a
+//!   WebSocket client that speaks the protocol ([`ws::Client`]);
+//! - [`scripted`]: an app whose handlers record events and answer as the
+//!   test scripts, for the browser client's tests;
+//! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -23,6 +30,8 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod redis;
+pub mod scripted;
+pub mod ws;
 
 use std::future::Future;
 use std::net::TcpListener;

@@ -6,12 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod e2e_common;
-
 use std::time::{Duration, Instant};
 
-use e2e_common::{App, PageExt};
 use liveview::Patch;
+use liveview_e2e::scripted::{App, PageExt};
 use liveview_e2e::{Browser, Page};
 use serde_json::json;
 

@@ -3,14 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestServer;
 use liveview::extract::{EventParts, FromEvent, Rejection};
 use liveview::upload::UploadConfig;
 use liveview::{BuildError, Ctx, Error, LiveView, Patch, Uploads};
+use liveview_e2e::ws::TestServer;
 use serde_json::json;
 
 /// A session store that answers after a while, as a database would.

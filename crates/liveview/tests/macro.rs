@@ -2,10 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::TestServer;
 use liveview::{Ctx, Form, LiveView, Patch, Result};
+use liveview_e2e::ws::TestServer;
 use serde::Deserialize;
 use serde_json::json;
 

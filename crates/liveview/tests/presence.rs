@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestServer;
 use liveview::{Ctx, Data, LiveView, Patch, Presence, PresenceEvent, Result, State};
+use liveview_e2e::ws::TestServer;
 use serde_json::{Value, json};
 
 async fn visit(ctx: Ctx, State(presence): State<Presence>, Data(d): Data<Value>) -> Result<Patch> {

@@ -2,14 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Client, PATIENCE, TestServer};
 use liveview::{
     ConnId, Ctx, Data, Error, Event, Form, Limits, LiveView, Patch, Reply, Result, State,
 };
+use liveview_e2e::ws::{Client, PATIENCE, TestServer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

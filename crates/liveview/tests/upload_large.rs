@@ -3,12 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
-
-use common::TestServer;
 use liveview::protocol::MAX_CHUNK_BYTES;
 use liveview::upload::UploadConfig;
 use liveview::{LiveView, Patch, Result, Uploads};
+use liveview_e2e::ws::TestServer;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 

@@ -2,14 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Client, TestServer};
 use liveview::upload::UploadConfig;
 use liveview::{LiveView, Patch, Result, Uploads};
+use liveview_e2e::ws::{Client, TestServer};
 use serde_json::{Value, json};
 
 fn temp_dir(name: &str) -> PathBuf {

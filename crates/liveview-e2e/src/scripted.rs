@@ -1,27 +1,19 @@
-//! Shared pieces of the end-to-end tests of the browser client: a real
+//! A scripted app for the end-to-end tests of the browser client: a real
 //! liveview server on a loopback port whose handlers record every event they
 //! receive (so tests assert on what the server saw) and answer with whatever
 //! the test scripted, pages served over plain HTTP that the test can change
 //! at any time, and a server that can be stopped and started again on the
 //! same port.
 
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::Page;
 use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use liveview::{Ctx, Event, LiveView, Patch, Reply};
-use liveview_e2e::Page;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
@@ -49,6 +41,7 @@ struct Shared {
 
 /// A liveview server for end-to-end tests.
 pub struct App {
+    /// Where it listens (the same port across restarts).
     pub addr: SocketAddr,
     lv: LiveView,
     functions: Vec<&'static str>,
@@ -382,6 +375,7 @@ impl PageExt for Page {
 }
 
 /// WebDriver key codes.
+#[allow(missing_docs)]
 pub mod key {
     pub const ENTER: &str = "\u{E007}";
     pub const ESCAPE: &str = "\u{E00C}";
