@@ -58,14 +58,6 @@ impl Channels {
         self.layer.group_send(group, Frame::patch(&patch)).await
     }
 
-    /// Sends a pre-encoded frame to every member of a group.
-    ///
-    /// # Errors
-    /// When the channel layer's backend fails.
-    pub async fn group_send_frame(&self, group: &str, frame: Frame) -> Result<(), SendError> {
-        self.layer.group_send(group, frame).await
-    }
-
     /// Sends a patch to one connection.
     ///
     /// # Errors
