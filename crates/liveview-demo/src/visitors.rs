@@ -2,7 +2,7 @@
 //! or how many people are here, updated live, on one node or across every
 //! node sharing a Redis (`--redis URL`).
 //!
-//! Moved from the widget of `crates/liveview/tests/presence_visitors.rs`,
+//! Moved from the widget of `crates/liveview-redis/tests/presence_visitors.rs`,
 //! with one change in how counts are pushed. There, the node where a
 //! change happened sent the new count to every page of every node. Two
 //! changes on two nodes at nearly the same time could then reach a page in

@@ -136,14 +136,6 @@ impl TemplateError {
     }
 }
 
-/// A message could not be handed to the channel layer.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The connection is closed (or its outgoing queue overflowed).
-    #[error("the connection is closed")]
-    Closed,
-    /// The channel layer's backend (for example Redis) failed.
-    #[error("channel layer backend failed: {0}")]
-    Backend(String),
-}
+/// Moved to [`layer`](crate::layer), the channel layer's interface;
+/// re-exported here for the crate's own paths.
+pub use crate::layer::SendError;

@@ -44,7 +44,10 @@
 //!
 //! Pushing from a background task goes through [`Channels`], a cheap handle
 //! from [`LiveView::channels`]; where messages travel is the business of the
-//! [`ChannelLayer`]: [`InMemoryLayer`] by default, Redis across nodes.
+//! [`ChannelLayer`]: [`InMemoryLayer`] by default, Redis across nodes with
+//! the `liveview-redis` crate. [`layer`] is the interface such a crate
+//! implements; with the `conformance` feature, `layer::conformance` checks
+//! a layer against it.
 
 mod channels;
 mod client;
@@ -55,7 +58,7 @@ mod extract;
 mod handler;
 pub mod layer;
 mod limits;
-mod presence;
+pub mod presence;
 mod reply;
 mod server;
 mod socket;
@@ -69,9 +72,12 @@ pub use de::DeError;
 pub use error::{BuildError, Error, Result, SendError, TemplateError};
 pub use extract::{Data, Form, FromEvent, Rejection, State};
 pub use handler::{BoxedHandler, Handler};
-pub use layer::{ChannelLayer, ConnId, Frame, InMemoryLayer};
+pub use layer::{ChannelLayer, ConnId, Frame, InMemoryLayer, NodeId};
 pub use limits::Limits;
-pub use presence::{Presence, PresenceEntry, PresenceError, PresenceEvent, PresenceGuard};
+pub use presence::{
+    Presence, PresenceBackend, PresenceEntry, PresenceError, PresenceEvent, PresenceGuard,
+    PresenceHub,
+};
 pub use reply::{IntoReply, Reply};
 pub use server::{LiveView, LiveViewBuilder, no_delay};
 pub use templates::{Templates, TemplatesBuilder, new_room_id};

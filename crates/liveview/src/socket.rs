@@ -75,7 +75,7 @@ pub(crate) async fn run(
     v1: bool,
     _guard: ConnectionGuard,
 ) {
-    let id = ConnId::next();
+    let id = ConnId::next(app.layer.node());
     let (mailbox, outbox) = Mailbox::new(app.limits.outgoing_queue);
     app.layer.attach(id, mailbox.clone());
     for group in [&*room, BROADCAST_GROUP] {

@@ -16,9 +16,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Client, TestServer};
-use liveview::layer::{RedisConfig, RedisLayer};
 use liveview::{Ctx, Data, LiveView, Patch, Presence, PresenceEvent, Result, State};
 use liveview_e2e::redis::{RedisServer, wait_until};
+use liveview_redis::{RedisConfig, RedisLayer, RedisPresence};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
@@ -57,7 +57,7 @@ async fn node(redis_url: &str) -> Node {
         .connect()
         .await
         .expect("connect to redis");
-    let presence = Presence::redis_with_ttl(&layer, TTL).unwrap();
+    let presence = RedisPresence::new(&layer).ttl(TTL).build().unwrap();
     let server = TestServer::start(
         LiveView::builder()
             .auto_register(false)

@@ -7,9 +7,9 @@
 mod common;
 
 use common::{Client, TestServer};
-use liveview::layer::RedisConfig;
 use liveview::{Channels, Ctx, Error, LiveView, Patch, Presence, PresenceEvent, Result};
 use liveview_e2e::redis::RedisServer;
+use liveview_redis::RedisConfig;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -68,7 +68,7 @@ async fn node(redis: &RedisServer) -> TestServer {
         .connect()
         .await
         .unwrap();
-    let presence = Presence::redis(&layer).unwrap();
+    let presence = liveview_redis::presence(&layer).unwrap();
     let server = TestServer::start(
         LiveView::builder()
             .auto_register(false)

@@ -14,9 +14,9 @@ mod common;
 use std::time::Duration;
 
 use common::{Client, TestServer};
-use liveview::layer::{RedisConfig, RedisLayer};
 use liveview::{ConnId, Ctx, Data, Error, LiveView, Patch, Result};
 use liveview_e2e::redis::{RedisServer, wait_until};
+use liveview_redis::{RedisConfig, RedisLayer};
 use serde_json::{Value, json};
 
 /// Long enough for a message to cross Redis if it were going to.
