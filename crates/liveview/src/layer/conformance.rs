@@ -648,7 +648,7 @@ pub async fn send_to_a_gone_connection_is_closed<L: ChannelLayer>(
     Ok(())
 }
 
-/// Every node sends [`BURST`] numbered frames to a group with a member on
+/// Every node sends 200 numbered frames to a group with a member on
 /// every node, interleaved with the others, and the first node sends as
 /// many direct frames to a connection of the last node: every receiver gets
 /// each sender's frames complete and in order.
