@@ -385,3 +385,38 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// The number of connections attached on this node.
     fn local_connections(&self) -> usize;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_print_parse_and_serialize_as_16_hex_digits() {
+        let node = NodeId::new(0xab);
+        assert_eq!(node.to_string(), "00000000000000ab");
+        assert_eq!(NodeId::parse("00000000000000ab"), Some(node));
+        assert_eq!("00000000000000ab".parse::<NodeId>(), Ok(node));
+        assert_eq!(NodeId::parse("ab"), None);
+        assert_eq!(NodeId::parse("zz000000000000ab"), None);
+        assert_eq!(
+            serde_json::to_string(&node).unwrap(),
+            "\"00000000000000ab\""
+        );
+        let back: NodeId = serde_json::from_str("\"00000000000000ab\"").unwrap();
+        assert_eq!(back, node);
+        assert!(serde_json::from_str::<NodeId>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn connection_ids_carry_their_node() {
+        let node = NodeId::new(7);
+        let id = ConnId::new(node, 42);
+        assert_eq!(id.node(), node);
+        assert_eq!(id.seq(), 42);
+        assert_eq!(id.to_string(), "0000000000000007000000000000002a");
+        assert_eq!(ConnId::parse(&id.to_string()), Some(id));
+        let (a, b) = (ConnId::next(node), ConnId::next(node));
+        assert_ne!(a, b);
+        assert_eq!(a.node(), node);
+    }
+}

@@ -608,6 +608,19 @@ mod tests {
         assert!(presence.list("room").await.is_empty());
     }
 
+    #[test]
+    fn entries_keep_their_json() {
+        let entry = PresenceEntry {
+            key: "k".to_owned(),
+            node: NodeId::new(0xff),
+            meta: serde_json::json!({"name": "Ada"}),
+            since: 5,
+        };
+        let json = r#"{"key":"k","node":"00000000000000ff","meta":{"name":"Ada"},"since":5}"#;
+        assert_eq!(serde_json::to_string(&entry).unwrap(), json);
+        assert_eq!(serde_json::from_str::<PresenceEntry>(json).unwrap(), entry);
+    }
+
     #[tokio::test]
     async fn an_old_guard_does_not_remove_a_newer_entry() {
         let presence = Presence::in_memory();
