@@ -1,5 +1,7 @@
-//! Two nodes sharing one real redis-server: broadcasts, groups, direct
-//! sends, subscriptions that follow local membership, and outages.
+//! Two nodes sharing one real redis-server: outages, replay, apps kept
+//! apart by prefix or database, latency. Broadcasts, groups, direct sends
+//! and the subscriptions that follow local membership are scenarios run on
+//! every layer, in `scenarios.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +16,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Client, TestServer};
-use liveview::{ConnId, Ctx, Data, Error, LiveView, Patch, Result};
+use liveview::{Ctx, Data, LiveView, Patch, Result};
 use liveview_e2e::redis::{RedisServer, wait_until};
 use liveview_redis::{RedisConfig, RedisLayer};
 use serde_json::{Value, json};
@@ -44,17 +46,6 @@ async fn join(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
     Ok(())
 }
 
-async fn whoami(ctx: Ctx) -> Patch {
-    Patch::html("#me", ctx.id().to_string())
-}
-
-async fn poke(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-    let id =
-        ConnId::parse(d["id"].as_str().unwrap_or_default()).ok_or_else(|| Error::user("bad id"))?;
-    ctx.send_to(id, Patch::html("#poke", "poked")).await?;
-    Ok(())
-}
-
 struct Node {
     server: TestServer,
     layer: RedisLayer,
@@ -75,8 +66,6 @@ async fn node(redis: &RedisServer, prefix: &str) -> Node {
             .layer(layer.clone())
             .handler("say", say)
             .handler("join", join)
-            .handler("whoami", whoami)
-            .handler("poke", poke)
             .handler("ping", || async {}),
     )
     .await;
