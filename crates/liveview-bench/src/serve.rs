@@ -12,7 +12,8 @@ use axum::Router;
 use axum::extract::Query;
 use axum::response::Html;
 use axum::routing::get;
-use liveview::{Ctx, Data, Limits, LiveView, Patch, SendError};
+use liveview::layer::SendError;
+use liveview::{Ctx, Data, Limits, LiveView, Patch};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -28,8 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use liveview::layer::{RedisLayer, RedisLayerError};
-use liveview::{Ctx, LiveView, Presence, PresenceError};
+use liveview::presence::{Presence, PresenceError};
+use liveview::{Ctx, LiveView};
+use liveview_redis::{RedisLayer, RedisLayerError};
 
 pub use db::{Db, DbError};
 
@@ -231,7 +232,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
     let presence = match &config.redis {
         Some(url) => {
             let layer = RedisLayer::connect(url.as_str()).await?;
-            let presence = Presence::redis(&layer)?;
+            let presence = liveview_redis::presence(&layer)?;
             builder = builder.layer(layer);
             presence
         }

@@ -2,7 +2,7 @@
 //! or how many people are here, updated live, on one node or across every
 //! node sharing a Redis (`--redis URL`).
 //!
-//! Moved from the widget of `crates/liveview/tests/presence_visitors.rs`,
+//! Grown from the widget of an earlier library test,
 //! with one change in how counts are pushed. There, the node where a
 //! change happened sent the new count to every page of every node. Two
 //! changes on two nodes at nearly the same time could then reach a page in
@@ -13,7 +13,8 @@
 //! the counts a page receives come from one task, in order, and each was
 //! listed after the event that triggered it, so the last one is right.
 
-use liveview::{Channels, Ctx, Patch, Presence, Result};
+use liveview::presence::Presence;
+use liveview::{Channels, Ctx, Patch, Result};
 use serde::Serialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;

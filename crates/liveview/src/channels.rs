@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use liveview_protocol::{BROADCAST_GROUP, Patch};
 
-use crate::error::SendError;
+use crate::layer::SendError;
 use crate::layer::{ChannelLayer, ConnId, Frame};
 
 /// Sends patches to one connection, a group, or everyone, from any task:

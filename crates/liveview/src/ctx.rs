@@ -11,7 +11,7 @@ use liveview_protocol::{BROADCAST_GROUP, Patch};
 use serde::Serialize;
 
 use crate::channels::Channels;
-use crate::error::SendError;
+use crate::layer::SendError;
 use crate::layer::{ConnId, Frame, Mailbox};
 use crate::services::Services;
 use crate::templates::TemplateError;

@@ -198,15 +198,3 @@ pub enum BuildError {
         origin: String,
     },
 }
-
-/// A message could not be handed to the channel layer.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The connection is closed (or its outgoing queue overflowed).
-    #[error("the connection is closed")]
-    Closed,
-    /// The channel layer's backend (for example Redis) failed.
-    #[error("channel layer backend failed: {0}")]
-    Backend(String),
-}

@@ -16,8 +16,9 @@
 //! - Handlers: `async fn`s registered by name, with
 //!   [`#[liveview::handler("name")]`](handler) or
 //!   [`LiveViewBuilder::handler`]. Their arguments are extracted from the
-//!   event ([`Ctx`], [`Form`], [`Data`], [`State`], the raw [`Event`]); they
-//!   return a [`Patch`], several, `()`, or a [`Result`] of those.
+//!   event ([`Ctx`], [`Form`], [`Data`], [`State`], [`Uploads`], the raw
+//!   [`Event`], or your own [`extract::FromEvent`]); they return a
+//!   [`Patch`], several ([`Reply`]), `()`, or a [`Result`] of those.
 //! - [`Ctx`]: the connection an event came from: reply later, broadcast,
 //!   join groups, per-connection state, the upgrade request's headers and
 //!   cookies, templates.
@@ -44,7 +45,45 @@
 //!
 //! Pushing from a background task goes through [`Channels`], a cheap handle
 //! from [`LiveView::channels`]; where messages travel is the business of the
-//! [`ChannelLayer`]: [`InMemoryLayer`] by default, Redis across nodes.
+//! channel layer: [`layer::InMemoryLayer`] by default, Redis across nodes
+//! with the `liveview-redis` crate. [`layer`] is the interface such a crate
+//! implements; with the `conformance` feature, `layer::conformance` checks
+//! a layer against it.
+//!
+//! # Modules
+//!
+//! What a handler uses every day is at the root. The rest has one path
+//! each, in its module:
+//!
+//! - [`extract`]: writing your own handler arguments ([`extract::FromEvent`],
+//!   [`extract::EventParts`], [`extract::Rejection`]);
+//! - [`layer`]: the channel layer interface (`ChannelLayer`, `LocalHub`,
+//!   `Mailbox`, `Frame`, `ConnId`, `NodeId`, `SendError`) and the in-memory
+//!   layer;
+//! - [`presence`]: who is in a topic, on one node or many;
+//! - [`upload`]: upload limits and uploaded files;
+//! - [`templates`]: the minijinja environment and its helpers;
+//! - [`client`]: the embedded browser client's URL and tag;
+//! - [`protocol`]: the wire types (`liveview-protocol`).
+//!
+//! # Errors
+//!
+//! - A handler returns [`Error`]: [`Error::user`] for a message the person
+//!   using the page sees, anything else (`?` on any error) for an internal
+//!   error that is logged and shown only in debug mode.
+//! - An extractor that cannot read the event refuses it with an
+//!   [`extract::Rejection`] (`invalid_data`, or a server error); the handler
+//!   does not run.
+//! - Either way the client gets one error frame with a machine-readable
+//!   code ([`protocol::ErrorCode`]), the event's function and `ref`.
+//! - Start-up mistakes (two handlers of one name, uploads for a function
+//!   without a handler, a missing template directory, a bad origin) are a
+//!   [`BuildError`] from [`LiveViewBuilder::build`], never a surprise at run
+//!   time.
+//! - Pushing can fail with [`layer::SendError`] (the connection is gone, or
+//!   the layer's backend is); templates with
+//!   [`templates::TemplateError`]; presence with
+//!   [`presence::PresenceError`].
 
 mod app;
 mod channels;
@@ -56,7 +95,7 @@ pub mod extract;
 mod handler;
 pub mod layer;
 mod limits;
-mod presence;
+pub mod presence;
 mod reply;
 mod server;
 mod services;
@@ -66,12 +105,10 @@ pub mod upload;
 
 pub use channels::Channels;
 pub use ctx::Ctx;
-pub use error::{BuildError, Error, Result, SendError};
+pub use error::{BuildError, Error, Result};
 pub use extract::typed::{Data, Form, State};
 pub use handler::Handler;
-pub use layer::{ChannelLayer, ConnId, Frame, InMemoryLayer};
 pub use limits::Limits;
-pub use presence::{Presence, PresenceEntry, PresenceError, PresenceEvent, PresenceGuard};
 pub use reply::{IntoReply, Reply};
 pub use server::{LiveView, LiveViewBuilder, no_delay};
 pub use upload::file::Uploads;

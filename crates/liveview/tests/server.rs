@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use liveview::{
-    ConnId, Ctx, Data, Error, Event, Form, Limits, LiveView, Patch, Reply, Result, State,
-};
+use liveview::layer::ConnId;
+use liveview::{Ctx, Data, Error, Event, Form, Limits, LiveView, Patch, Reply, Result, State};
 use liveview_e2e::ws::{Client, PATIENCE, TestServer};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -494,101 +493,6 @@ async fn graceful_shutdown_closes_with_1012() {
     }
 }
 
-#[tokio::test]
-async fn two_hundred_clients_receive_one_broadcast() {
-    let server = TestServer::start(builder().limits(Limits::default().max_connections(1000))).await;
-    let mut clients = Vec::new();
-    for i in 0..200 {
-        clients.push(server.client(&format!("room{}", i % 7)).await);
-    }
-    server.wait_connections(200).await;
-    server
-        .lv
-        .channels()
-        .broadcast(Patch::html("#stats", "<p>200</p>"))
-        .await
-        .unwrap();
-    for client in &mut clients {
-        let frame = client.recv_json().await;
-        assert_eq!(frame, json!({"target": "#stats", "html": "<p>200</p>"}));
-    }
-    for client in &mut clients {
-        client.expect_silence(Duration::from_millis(1)).await;
-    }
-}
-
-async fn say(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-    let text = d["text"].as_str().unwrap_or_default().to_owned();
-    match d["to"].as_str() {
-        Some("room") => {
-            ctx.group_send(ctx.room(), Patch::append("#messages", text))
-                .await?
-        }
-        Some(group) => {
-            ctx.group_send(group, Patch::append("#messages", text))
-                .await?
-        }
-        None => ctx.broadcast(Patch::append("#messages", text)).await?,
-    }
-    Ok(())
-}
-
-async fn join(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-    let group = d["group"].as_str().unwrap_or_default();
-    if d["leave"] == json!(true) {
-        ctx.leave(group).await?;
-    } else {
-        ctx.join(group).await?;
-    }
-    Ok(())
-}
-
-#[tokio::test]
-async fn rooms_and_groups_are_isolated() {
-    let server = TestServer::start(builder().handler("say", say).handler("join", join)).await;
-    let mut a1 = server.client("alpha").await;
-    let mut a2 = server.client("alpha").await;
-    let mut b1 = server.client("beta").await;
-
-    let r = a1
-        .event("say", json!({"to": "room", "text": "hi alpha"}), json!({}))
-        .await;
-    assert_eq!(
-        a1.recv_json().await["html"],
-        "hi alpha",
-        "pushed frames come before the answer"
-    );
-    assert_eq!(a1.recv_json().await, json!({"ref": r}));
-    assert_eq!(a2.recv_json().await["html"], "hi alpha");
-    b1.expect_silence(Duration::from_millis(100)).await;
-
-    b1.event("join", json!({"group": "chat"}), json!({})).await;
-    b1.recv().await; // ack
-    a2.event("join", json!({"group": "chat"}), json!({})).await;
-    a2.recv().await; // ack
-    a1.event("say", json!({"to": "chat", "text": "in chat"}), json!({}))
-        .await;
-    a1.recv().await; // ack
-    assert_eq!(b1.recv_json().await["html"], "in chat");
-    assert_eq!(a2.recv_json().await["html"], "in chat");
-    a1.expect_silence(Duration::from_millis(100)).await;
-
-    b1.event("join", json!({"group": "chat", "leave": true}), json!({}))
-        .await;
-    b1.recv().await; // ack
-    a1.event("say", json!({"to": "chat", "text": "again"}), json!({}))
-        .await;
-    a1.recv().await; // ack
-    assert_eq!(a2.recv_json().await["html"], "again");
-    b1.expect_silence(Duration::from_millis(100)).await;
-
-    a1.event("say", json!({"text": "everyone"}), json!({}))
-        .await;
-    for client in [&mut a1, &mut a2, &mut b1] {
-        assert_eq!(client.recv_json().await["html"], "everyone");
-    }
-}
-
 #[derive(Default)]
 struct Counter(u32);
 
@@ -614,59 +518,6 @@ async fn per_connection_state_lives_across_events() {
         b.recv().await.patch.html.as_deref(),
         Some("1"),
         "state is per connection"
-    );
-}
-
-#[tokio::test]
-async fn handlers_send_later_and_to_other_connections_by_id() {
-    async fn whoami(ctx: Ctx) -> Patch {
-        Patch::html("#me", ctx.id().to_string())
-    }
-    async fn later(ctx: Ctx) -> Patch {
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            ctx.send(Patch::html("#status", "done")).unwrap();
-        });
-        Patch::html("#status", "working")
-    }
-    async fn poke(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-        let id = ConnId::parse(d["id"].as_str().unwrap_or_default())
-            .ok_or_else(|| Error::user("bad id"))?;
-        ctx.send_to(id, Patch::html("#poke", "poked")).await?;
-        Ok(())
-    }
-    let server = TestServer::start(
-        builder()
-            .handler("whoami", whoami)
-            .handler("later", later)
-            .handler("poke", poke),
-    )
-    .await;
-    let mut a = server.client("r").await;
-    let mut b = server.client("other").await;
-    a.event("later", json!({}), json!({})).await;
-    assert_eq!(a.recv().await.patch.html.as_deref(), Some("working"));
-    let pushed = a.recv_json().await;
-    assert_eq!(
-        pushed,
-        json!({"target": "#status", "html": "done"}),
-        "pushed frames carry no ref"
-    );
-
-    b.event("whoami", json!({}), json!({})).await;
-    let b_id = b.recv().await.patch.html.unwrap();
-    a.event("poke", json!({"id": b_id}), json!({})).await;
-    assert_eq!(
-        b.recv_json().await,
-        json!({"target": "#poke", "html": "poked"})
-    );
-    a.recv().await; // ack
-    a.event("poke", json!({"id": "0".repeat(32)}), json!({}))
-        .await;
-    assert_eq!(
-        a.recv_json().await["code"],
-        "handler_error",
-        "sending to a closed connection fails"
     );
 }
 

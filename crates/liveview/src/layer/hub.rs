@@ -181,7 +181,7 @@ mod tests {
     use crate::layer::{MailboxReceiver, Outgoing};
 
     fn conn(hub: &LocalHub, limit: usize) -> (ConnId, MailboxReceiver) {
-        let id = ConnId::next();
+        let id = ConnId::next(crate::layer::NodeId::new(1));
         let (mailbox, rx) = Mailbox::new(limit);
         hub.attach(id, mailbox);
         (id, rx)

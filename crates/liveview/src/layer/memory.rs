@@ -1,27 +1,43 @@
 //! The embedded, single-node channel layer.
 
-use super::{ChannelLayer, ConnId, Frame, LocalHub, Mailbox};
-use crate::error::SendError;
+use super::{ChannelLayer, ConnId, Frame, LocalHub, Mailbox, NodeId, SendError};
 
 /// The default channel layer: every connection lives in this process.
 ///
 /// Like Django Channels' `InMemoryChannelLayer`, it needs no service, and
-/// messages reach only the clients of this process. Use a Redis layer to
-/// run several nodes.
-#[derive(Debug, Default)]
+/// messages reach only the clients of this process. Use a distributed
+/// layer (`liveview_redis::RedisLayer`) to run several nodes.
+///
+/// It is a cluster of one node: a direct send to a connection that is not
+/// attached here is [`SendError::Closed`], whatever node its id names.
+#[derive(Debug)]
 pub struct InMemoryLayer {
+    node: NodeId,
     hub: LocalHub,
 }
 
 impl InMemoryLayer {
-    /// A layer with no connections.
+    /// A layer with no connections, on a random node id.
     pub fn new() -> Self {
-        InMemoryLayer::default()
+        InMemoryLayer {
+            node: NodeId::random(),
+            hub: LocalHub::new(),
+        }
+    }
+}
+
+impl Default for InMemoryLayer {
+    fn default() -> Self {
+        InMemoryLayer::new()
     }
 }
 
 #[async_trait::async_trait]
 impl ChannelLayer for InMemoryLayer {
+    fn node(&self) -> NodeId {
+        self.node
+    }
+
     fn attach(&self, conn: ConnId, mailbox: Mailbox) {
         self.hub.attach(conn, mailbox);
     }

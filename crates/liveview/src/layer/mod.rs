@@ -5,16 +5,39 @@
 //! connections in a [`LocalHub`] (connection id → [`Mailbox`], group →
 //! members); a layer decides how a message travels to the hubs of other
 //! nodes. [`InMemoryLayer`], the default, has one node and no travel at all;
-//! a Redis layer carries messages between nodes and hands them to the same
-//! local hub, so handler code never changes.
+//! a distributed layer (the `liveview-redis` crate's `RedisLayer`) carries
+//! messages between nodes and hands them to the same local hub, so handler
+//! code never changes.
 //!
 //! A frame is encoded once and shared by reference count among all its
 //! recipients: a broadcast to 10,000 clients serializes its JSON once.
+//!
+//! # Writing a channel layer
+//!
+//! This module is the whole service-provider interface: a layer for another
+//! transport (NATS, Postgres `LISTEN`/`NOTIFY`, …) lives in its own crate and
+//! needs nothing else from liveview.
+//!
+//! - Each layer *instance* is one node and owns a [`NodeId`]
+//!   ([`NodeId::random`] when it starts), returned by
+//!   [`ChannelLayer::node`]. The server mints the [`ConnId`]s of the
+//!   connections it attaches to the layer with that node
+//!   ([`ConnId::next`]), so [`ConnId::node`] tells a layer which node's
+//!   channel a direct send must travel to.
+//! - Keep the node's connections in a [`LocalHub`]: it fans a frame out to
+//!   local [`Mailbox`]es and reports when a group appears or vanishes on the
+//!   node (when to subscribe or unsubscribe).
+//! - Carry [`Frame::as_str`] between nodes and rebuild it on arrival with
+//!   [`Frame::from_json_text`].
+//! - Fail with [`SendError`]: `Closed` for a connection of this node that is
+//!   gone, `Backend` when the transport refused a message.
+//! - Check it with the conformance suite (`layer::conformance`, cargo
+//!   feature `conformance`), run against a few nodes of the layer.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod hub;
 mod memory;
-#[cfg(feature = "redis")]
-pub(crate) mod redis;
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,27 +47,126 @@ use axum::extract::ws::Utf8Bytes;
 use liveview_protocol::{Patch, ServerFrame};
 use tokio::sync::mpsc;
 
-#[cfg(feature = "redis")]
-pub use self::redis::{RedisConfig, RedisLayer, RedisLayerError};
 pub use hub::LocalHub;
 pub use memory::InMemoryLayer;
 
-use crate::error::SendError;
+/// A message could not be handed to the channel layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection is closed (or its outgoing queue overflowed).
+    #[error("the connection is closed")]
+    Closed,
+    /// The channel layer's backend (for example Redis) failed.
+    #[error("channel layer backend failed: {0}")]
+    Backend(String),
+}
+
+/// The id of one node of a cluster: one channel layer instance.
+///
+/// A 64-bit number, printed (and serialized) as 16 lowercase hex digits.
+/// Each layer instance picks its own, usually with [`NodeId::random`]; the
+/// node part of every [`ConnId`] it attaches is this id, and presence
+/// entries name their node with it.
+///
+/// ```
+/// use liveview::layer::NodeId;
+///
+/// let node = NodeId::new(255);
+/// assert_eq!(node.to_string(), "00000000000000ff");
+/// assert_eq!(NodeId::parse("00000000000000ff"), Some(node));
+/// assert_ne!(NodeId::random(), NodeId::random());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(u64);
+
+impl NodeId {
+    /// A node id from its number.
+    pub const fn new(id: u64) -> Self {
+        NodeId(id)
+    }
+
+    /// A random node id (from a v4 UUID): what a layer instance takes when
+    /// it starts.
+    pub fn random() -> Self {
+        NodeId(uuid::Uuid::new_v4().as_u64_pair().0)
+    }
+
+    /// The id as a number.
+    pub const fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// Parses the 16-hex-digit form that `Display` prints.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 16 {
+            return None;
+        }
+        u64::from_str_radix(text, 16).ok().map(NodeId)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({self})")
+    }
+}
+
+impl std::str::FromStr for NodeId {
+    type Err = ParseNodeIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        NodeId::parse(text).ok_or(ParseNodeIdError)
+    }
+}
+
+/// A string that is not 16 hex digits, given as a [`NodeId`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a node id is 16 hex digits")]
+pub struct ParseNodeIdError;
+
+impl serde::Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        NodeId::parse(&text).ok_or_else(|| serde::de::Error::custom(ParseNodeIdError))
+    }
+}
 
 /// The id of one connection, unique across every node of a cluster.
 ///
-/// It is made of a random per-process node id and a per-process counter, and
-/// prints as 32 hex digits.
+/// It is made of its node's [`NodeId`] (the high 64 bits) and a sequence
+/// number, and prints as 32 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(u128);
 
 impl ConnId {
-    pub(crate) fn next() -> Self {
-        static NODE: std::sync::LazyLock<u64> =
-            std::sync::LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    /// The id of connection `seq` of `node`.
+    pub const fn new(node: NodeId, seq: u64) -> Self {
+        ConnId(((node.0 as u128) << 64) | seq as u128)
+    }
+
+    /// A fresh id on `node`: the sequence number comes from a counter of
+    /// this process, so ids never repeat within it.
+    pub fn next(node: NodeId) -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(1);
-        let seq = COUNTER.fetch_add(1, Ordering::Relaxed);
-        ConnId((u128::from(*NODE) << 64) | u128::from(seq))
+        ConnId::new(node, COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The sequence number (the low 64 bits).
+    pub const fn seq(self) -> u64 {
+        self.0 as u64
     }
 
     /// The id as a number.
@@ -57,9 +179,9 @@ impl ConnId {
         ConnId(id)
     }
 
-    /// The node (process) this connection lives on.
-    pub fn node(self) -> u64 {
-        (self.0 >> 64) as u64
+    /// The node (the channel layer instance) this connection lives on.
+    pub const fn node(self) -> NodeId {
+        NodeId((self.0 >> 64) as u64)
     }
 
     /// Parses the 32-hex-digit form that `Display` prints.
@@ -226,8 +348,15 @@ impl MailboxReceiver {
 /// is [`attach`](ChannelLayer::attach)ed when it opens and
 /// [`detach`](ChannelLayer::detach)ed when it closes; a detached connection
 /// leaves all its groups.
+///
+/// A layer instance is one node of its cluster: [`node`](ChannelLayer::node)
+/// is fixed for its life and distinct from every other instance's, and the
+/// connections attached to it have ids on that node.
 #[async_trait::async_trait]
 pub trait ChannelLayer: Send + Sync + 'static {
+    /// This node's id: the node of every [`ConnId`] attached here.
+    fn node(&self) -> NodeId;
+
     /// Registers a connection of this node.
     fn attach(&self, conn: ConnId, mailbox: Mailbox);
 
@@ -247,9 +376,47 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// Sends a frame to one connection, on whichever node it is.
     ///
     /// # Errors
-    /// [`SendError::Closed`] when the connection is known to be gone.
+    /// [`SendError::Closed`] when the connection is known to be gone: a
+    /// connection of this node that is not attached (any more). For a
+    /// connection of another node the sender usually cannot know, and the
+    /// frame is dropped on arrival.
     async fn send(&self, conn: ConnId, frame: Frame) -> Result<(), SendError>;
 
     /// The number of connections attached on this node.
     fn local_connections(&self) -> usize;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_print_parse_and_serialize_as_16_hex_digits() {
+        let node = NodeId::new(0xab);
+        assert_eq!(node.to_string(), "00000000000000ab");
+        assert_eq!(NodeId::parse("00000000000000ab"), Some(node));
+        assert_eq!("00000000000000ab".parse::<NodeId>(), Ok(node));
+        assert_eq!(NodeId::parse("ab"), None);
+        assert_eq!(NodeId::parse("zz000000000000ab"), None);
+        assert_eq!(
+            serde_json::to_string(&node).unwrap(),
+            "\"00000000000000ab\""
+        );
+        let back: NodeId = serde_json::from_str("\"00000000000000ab\"").unwrap();
+        assert_eq!(back, node);
+        assert!(serde_json::from_str::<NodeId>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn connection_ids_carry_their_node() {
+        let node = NodeId::new(7);
+        let id = ConnId::new(node, 42);
+        assert_eq!(id.node(), node);
+        assert_eq!(id.seq(), 42);
+        assert_eq!(id.to_string(), "0000000000000007000000000000002a");
+        assert_eq!(ConnId::parse(&id.to_string()), Some(id));
+        let (a, b) = (ConnId::next(node), ConnId::next(node));
+        assert_ne!(a, b);
+        assert_eq!(a.node(), node);
+    }
 }

@@ -3,13 +3,14 @@
 //! A [`Presence`] tracks entries (a key, such as a connection id, with JSON
 //! metadata such as a user name and a page) in topics, lists them, and
 //! tells subscribers when one joins or leaves. [`Presence::in_memory`]
-//! serves one node; [`Presence::redis`] (feature `redis`) shares the lists
-//! across every node of a [`RedisLayer`](crate::layer::RedisLayer), and a
-//! node that dies without a goodbye has its entries expire within a bounded
-//! time (see `docs/presence.md`).
+//! serves one node; a [`PresenceBackend`] shares the lists across nodes:
+//! `liveview_redis::presence(&layer)` (crate `liveview-redis`) across every
+//! node of a Redis layer, where a node that dies without a goodbye has its
+//! entries expire within a bounded time (see `docs/presence.md`).
 //!
 //! ```
-//! use liveview::{Ctx, Patch, Presence, Result};
+//! use liveview::presence::Presence;
+//! use liveview::{Ctx, Patch, Result};
 //!
 //! // Called by the page when it connects (`data-liveview-init="visit"`).
 //! async fn visit(ctx: Ctx) -> Result<Patch> {
@@ -27,19 +28,17 @@
 //! # Ok::<(), liveview::BuildError>(())
 //! ```
 
-#[cfg(feature = "redis")]
-mod redis;
-
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::ctx::Ctx;
+use crate::layer::NodeId;
 
 /// Events kept for a subscriber that does not keep up; beyond that it gets
 /// `RecvError::Lagged` and should [`list`](Presence::list) again.
@@ -51,8 +50,10 @@ pub struct PresenceEntry {
     /// What is present: a connection id for [`Presence::track`], any
     /// string for [`Presence::track_key`]. Unique per node and topic.
     pub key: String,
-    /// The presence node that tracks it (16 hex digits).
-    pub node: String,
+    /// The node that tracks it: on a distributed layer, the layer's node
+    /// (as in [`ConnId::node`](crate::layer::ConnId::node)). Serialized as 16 hex
+    /// digits.
+    pub node: NodeId,
     /// The metadata given when tracking (name, page, …).
     pub meta: serde_json::Value,
     /// When it was tracked, in milliseconds since the Unix epoch.
@@ -131,19 +132,16 @@ pub struct Presence {
 }
 
 struct Inner {
-    /// This presence node's id, 16 hex digits.
-    node: String,
+    /// This presence node's id.
+    node: NodeId,
     /// The entries this node tracks: topic → key → entry.
     local: Mutex<HashMap<String, HashMap<String, Tracked>>>,
     /// Event subscribers per topic.
     subscribers: Mutex<HashMap<String, broadcast::Sender<PresenceEvent>>>,
     generation: AtomicU64,
-    #[cfg(feature = "redis")]
-    redis: OnceLockBackend,
+    /// Where entries are shared with other nodes (none in memory).
+    backend: OnceLock<Box<dyn PresenceBackend>>,
 }
-
-#[cfg(feature = "redis")]
-type OnceLockBackend = std::sync::OnceLock<self::redis::Backend>;
 
 struct Tracked {
     entry: PresenceEntry,
@@ -166,8 +164,35 @@ impl Presence {
     /// Presence for one node: lists and events cover this process only.
     pub fn in_memory() -> Presence {
         Presence {
-            inner: Arc::new(Inner::new(uuid::Uuid::new_v4().as_u64_pair().0)),
+            inner: Arc::new(Inner::new(NodeId::random())),
         }
+    }
+
+    /// Presence whose entries a [`PresenceBackend`] shares with other
+    /// nodes, for crates that provide one (`liveview_redis::presence`).
+    ///
+    /// `node` is this node's id (a distributed layer's
+    /// [`ChannelLayer::node`](crate::layer::ChannelLayer::node)); `make` builds the
+    /// backend from the [`PresenceHub`] through which it tells this node's
+    /// subscribers what happened elsewhere.
+    ///
+    /// # Errors
+    /// Whatever `make` fails with.
+    pub fn with_backend<B, E>(
+        node: NodeId,
+        make: impl FnOnce(PresenceHub) -> Result<B, E>,
+    ) -> Result<Presence, E>
+    where
+        B: PresenceBackend,
+    {
+        let inner = Arc::new(Inner::new(node));
+        let backend = make(PresenceHub {
+            node,
+            inner: Arc::downgrade(&inner),
+        })?;
+        // A fresh `Inner`: the slot is empty.
+        let _ = inner.backend.set(Box::new(backend));
+        Ok(Presence { inner })
     }
 
     /// Tracks a connection in `topic` until it closes (or
@@ -223,7 +248,7 @@ impl Presence {
     ) -> Result<PresenceGuard, PresenceError> {
         let entry = PresenceEntry {
             key: key.into(),
-            node: self.inner.node.clone(),
+            node: self.inner.node,
             meta: serde_json::to_value(meta)?,
             since: now_ms(),
         };
@@ -243,8 +268,7 @@ impl Presence {
             entry: entry.clone(),
             here: true,
         });
-        #[cfg(feature = "redis")]
-        if let Some(backend) = self.inner.redis.get() {
+        if let Some(backend) = self.inner.backend.get() {
             backend.join(topic, &entry).await;
         }
         Ok(PresenceGuard {
@@ -260,8 +284,7 @@ impl Presence {
     /// With Redis: entries of nodes whose heartbeat expired are left out.
     /// While Redis cannot be reached, only this node's entries are listed.
     pub async fn list(&self, topic: &str) -> Vec<PresenceEntry> {
-        #[cfg(feature = "redis")]
-        if let Some(backend) = self.inner.redis.get() {
+        if let Some(backend) = self.inner.backend.get() {
             if let Some(mut entries) = backend.list(topic).await {
                 // This node's own entries come from its registry, which is
                 // ahead of Redis (a leave is written after it is told).
@@ -284,9 +307,10 @@ impl Presence {
             .subscribe()
     }
 
-    /// This presence node's id (as in [`PresenceEntry::node`]).
-    pub fn node_id(&self) -> &str {
-        &self.inner.node
+    /// This presence node's id (as in [`PresenceEntry::node`]; with a
+    /// distributed layer, the layer's [`node`](crate::layer::ChannelLayer::node)).
+    pub fn node_id(&self) -> NodeId {
+        self.inner.node
     }
 
     /// Says goodbye: removes this node's entries everywhere at once (other
@@ -311,8 +335,7 @@ impl Presence {
                 here: true,
             });
         }
-        #[cfg(feature = "redis")]
-        if let Some(backend) = self.inner.redis.get() {
+        if let Some(backend) = self.inner.backend.get() {
             backend.close(entries).await;
         }
     }
@@ -323,14 +346,13 @@ fn sort(entries: &mut [PresenceEntry]) {
 }
 
 impl Inner {
-    fn new(node: u64) -> Inner {
+    fn new(node: NodeId) -> Inner {
         Inner {
-            node: format!("{node:016x}"),
+            node,
             local: Mutex::new(HashMap::new()),
             subscribers: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
-            #[cfg(feature = "redis")]
-            redis: OnceLockBackend::new(),
+            backend: OnceLock::new(),
         }
     }
 
@@ -345,7 +367,6 @@ impl Inner {
         }
     }
 
-    #[cfg(feature = "redis")]
     fn subscribed_topics(&self) -> Vec<String> {
         lock(&self.subscribers).keys().cloned().collect()
     }
@@ -358,7 +379,6 @@ impl Inner {
     }
 
     /// Every entry this node tracks, for a resync.
-    #[cfg(feature = "redis")]
     fn all_local(&self) -> Vec<(String, PresenceEntry)> {
         lock(&self.local)
             .iter()
@@ -385,8 +405,7 @@ impl Inner {
         let Some(Tracked { entry, .. }) = removed else {
             return;
         };
-        #[cfg(feature = "redis")]
-        if let Some(backend) = self.redis.get() {
+        if let Some(backend) = self.backend.get() {
             backend.leave(topic, &entry);
         }
         self.emit(PresenceEvent::Leave {
@@ -397,11 +416,112 @@ impl Inner {
     }
 }
 
+/// Shares a [`Presence`]'s entries with the other nodes of a cluster.
+///
+/// [`Presence::in_memory`] needs none. A crate for a distributed layer
+/// implements it (`liveview-redis` does, on Redis) and installs it with
+/// [`Presence::with_backend`]; the presence keeps this node's entries
+/// itself, tells the backend about every change in order, and tells this
+/// node's subscribers at once. The backend reports what happens on other
+/// nodes through the [`PresenceHub`] it was built with.
+///
+/// Methods are called from the presence's callers' tasks: they must not
+/// block (queue the work for a task of the backend's own), and
+/// [`leave`](PresenceBackend::leave) is called from `Drop` and cannot wait.
+#[async_trait::async_trait]
+pub trait PresenceBackend: Send + Sync + 'static {
+    /// An entry of this node joined `topic` (or its metadata changed).
+    /// Return once other nodes can list it, or after a bounded wait.
+    async fn join(&self, topic: &str, entry: &PresenceEntry);
+
+    /// An entry of this node left `topic`.
+    fn leave(&self, topic: &str, entry: &PresenceEntry);
+
+    /// The entries of `topic` on every live node, in any order; `None` when
+    /// the other nodes cannot be reached (the presence then lists this
+    /// node's entries only). This node's entries in the answer are replaced
+    /// by the presence's own, which are ahead.
+    async fn list(&self, topic: &str) -> Option<Vec<PresenceEntry>>;
+
+    /// Goodbye: these entries (every entry of this node, by topic) left;
+    /// remove them, and this node, everywhere now.
+    async fn close(&self, entries: Vec<(String, PresenceEntry)>);
+}
+
+/// What a [`PresenceBackend`] may do to the [`Presence`] it serves: tell
+/// its subscribers about other nodes' changes, and read this node's entries
+/// (to store them again after the backend lost them).
+///
+/// It does not keep the presence alive: once the presence is dropped, its
+/// methods do nothing and return nothing. Cheap to clone.
+#[derive(Clone)]
+pub struct PresenceHub {
+    node: NodeId,
+    inner: Weak<Inner>,
+}
+
+impl PresenceHub {
+    /// The node id of the presence (and of its entries).
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// True once the presence is gone.
+    pub fn is_closed(&self) -> bool {
+        self.inner.strong_count() == 0
+    }
+
+    /// Tells this node's subscribers of the event's topic (an entry of
+    /// another node joined or left: `here: false`; or this node removed a
+    /// dead node's entry: `here: true`; or [`PresenceEvent::Resync`]).
+    pub fn emit(&self, event: PresenceEvent) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.emit(event);
+        }
+    }
+
+    /// Sends [`PresenceEvent::Resync`] to every subscribed topic: events
+    /// may have been missed.
+    pub fn resync(&self) {
+        if let Some(inner) = self.inner.upgrade() {
+            for topic in inner.subscribed_topics() {
+                inner.emit(PresenceEvent::Resync { topic });
+            }
+        }
+    }
+
+    /// The topics that have subscribers on this node.
+    pub fn subscribed_topics(&self) -> Vec<String> {
+        self.inner
+            .upgrade()
+            .map(|inner| inner.subscribed_topics())
+            .unwrap_or_default()
+    }
+
+    /// Every entry this node tracks, with its topic.
+    pub fn local_entries(&self) -> Vec<(String, PresenceEntry)> {
+        self.inner
+            .upgrade()
+            .map(|inner| inner.all_local())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for PresenceHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresenceHub")
+            .field("node", &self.node)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
 impl fmt::Debug for Presence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let topics = lock(&self.inner.local).len();
         f.debug_struct("Presence")
             .field("node", &self.inner.node)
+            .field("backend", &self.inner.backend.get().is_some())
             .field("local_topics", &topics)
             .finish_non_exhaustive()
     }
@@ -487,6 +607,19 @@ mod tests {
         );
         drop(bob);
         assert!(presence.list("room").await.is_empty());
+    }
+
+    #[test]
+    fn entries_keep_their_json() {
+        let entry = PresenceEntry {
+            key: "k".to_owned(),
+            node: NodeId::new(0xff),
+            meta: serde_json::json!({"name": "Ada"}),
+            since: 5,
+        };
+        let json = r#"{"key":"k","node":"00000000000000ff","meta":{"name":"Ada"},"since":5}"#;
+        assert_eq!(serde_json::to_string(&entry).unwrap(), json);
+        assert_eq!(serde_json::from_str::<PresenceEntry>(json).unwrap(), entry);
     }
 
     #[tokio::test]

@@ -59,7 +59,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         shutdown,
     } = accepted;
     let layer = &app.services.layer;
-    let id = ConnId::next();
+    let id = ConnId::next(layer.node());
     let (mailbox, outbox) = Mailbox::new(app.limits.outgoing_queue);
     layer.attach(id, mailbox.clone());
     for group in [&*room, BROADCAST_GROUP] {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// What a function accepts as uploads. Functions without one refuse files.
 ///
 /// ```
-/// use liveview::UploadConfig;
+/// use liveview::upload::UploadConfig;
 ///
 /// let config = UploadConfig::default()
 ///     .max_file_size(5 * 1024 * 1024)

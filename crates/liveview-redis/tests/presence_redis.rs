@@ -9,16 +9,15 @@
     missing_docs
 )]
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Client, TestServer};
-use liveview::layer::{RedisConfig, RedisLayer};
-use liveview::{Ctx, Data, LiveView, Patch, Presence, PresenceEvent, Result, State};
+use liveview::presence::{Presence, PresenceEntry, PresenceEvent};
+use liveview::{Ctx, Data, LiveView, Patch, Result, State};
 use liveview_e2e::redis::{RedisServer, wait_until};
+use liveview_e2e::ws::{Client, TestServer};
+use liveview_redis::{RedisConfig, RedisLayer, RedisPresence};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
@@ -57,7 +56,7 @@ async fn node(redis_url: &str) -> Node {
         .connect()
         .await
         .expect("connect to redis");
-    let presence = Presence::redis_with_ttl(&layer, TTL).unwrap();
+    let presence = RedisPresence::new(&layer).ttl(TTL).build().unwrap();
     let server = TestServer::start(
         LiveView::builder()
             .auto_register(false)
@@ -117,7 +116,7 @@ async fn next_event(events: &mut broadcast::Receiver<PresenceEvent>) -> (String,
             .await
             .expect("timed out waiting for a presence event")
             .expect("event stream");
-        let name = |e: &liveview::PresenceEntry| e.meta["name"].as_str().unwrap_or("").to_owned();
+        let name = |e: &PresenceEntry| e.meta["name"].as_str().unwrap_or("").to_owned();
         match event {
             PresenceEvent::Join { entry, here, .. } => return (format!("+{}", name(&entry)), here),
             PresenceEvent::Leave { entry, here, .. } => {
@@ -126,45 +125,6 @@ async fn next_event(events: &mut broadcast::Receiver<PresenceEvent>) -> (String,
             _ => {}
         }
     }
-}
-
-#[tokio::test]
-async fn joins_and_leaves_on_either_node_show_on_both() {
-    let redis = RedisServer::start();
-    let a = node(&redis.url()).await;
-    let b = node(&redis.url()).await;
-    let mut events_a = a.presence.subscribe("lobby");
-    let mut events_b = b.presence.subscribe("lobby");
-
-    let ann = visit_as(&a.server, "ann").await;
-    assert_eq!(next_event(&mut events_a).await, ("+ann".into(), true));
-    assert_eq!(next_event(&mut events_b).await, ("+ann".into(), false));
-    let mut bob = visit_as(&b.server, "bob").await;
-    let _cid = visit_as(&b.server, "cid").await;
-    assert_eq!(next_event(&mut events_b).await, ("+bob".into(), true));
-    assert_eq!(next_event(&mut events_b).await, ("+cid".into(), true));
-    assert_eq!(next_event(&mut events_a).await, ("+bob".into(), false));
-    assert_eq!(next_event(&mut events_a).await, ("+cid".into(), false));
-    wait_names(&a.presence, &["ann", "bob", "cid"]).await;
-    wait_names(&b.presence, &["ann", "bob", "cid"]).await;
-
-    // A handler on node B lists the whole cluster.
-    bob.event("who", json!({}), json!({})).await;
-    let listed = bob.recv().await.patch.html.unwrap();
-    let mut listed: Vec<&str> = listed.split(',').collect();
-    listed.sort_unstable();
-    assert_eq!(listed, ["ann", "bob", "cid"]);
-
-    // Closing a connection is leaving.
-    ann.close().await;
-    assert_eq!(next_event(&mut events_a).await, ("-ann".into(), true));
-    assert_eq!(next_event(&mut events_b).await, ("-ann".into(), false));
-    wait_names(&b.presence, &["bob", "cid"]).await;
-    bob.close().await;
-    assert_eq!(next_event(&mut events_a).await, ("-bob".into(), false));
-    wait_names(&a.presence, &["cid"]).await;
-    wait_names(&b.presence, &["cid"]).await;
-    assert!(a.layer.is_connected() && b.layer.is_connected());
 }
 
 #[tokio::test]

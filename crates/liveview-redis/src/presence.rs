@@ -14,8 +14,8 @@
 //! events travel on the layer's presence channel, through its one
 //! subscriber connection.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use redis::Value;
@@ -24,12 +24,15 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::timeout;
 
-use super::{Inner, Presence, PresenceEntry, PresenceError, PresenceEvent};
-use crate::layer::RedisLayer;
-use crate::layer::redis::{PresenceHook, Shared};
+use liveview::presence::{
+    Presence, PresenceBackend, PresenceEntry, PresenceError, PresenceEvent, PresenceHub,
+};
 
-/// The default time after which a silent node's entries expire.
-pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(15);
+use crate::layer::{RedisLayer, Shared};
+use crate::link::PresenceHook;
+
+/// The default time after which a silent node's entries expire (15 s).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(15);
 
 /// Lists a topic's entries whose node is alive.
 /// KEYS[1] the topic's hash; ARGV[1] the key prefix.
@@ -92,7 +95,7 @@ enum Command {
 }
 
 /// The Redis side of a [`Presence`].
-pub(crate) struct Backend {
+struct Backend {
     shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
     /// Keeps the layer (and its subscriber) alive as long as the presence.
@@ -107,60 +110,92 @@ impl Drop for Backend {
     }
 }
 
-impl Presence {
-    /// Presence shared by every node of a Redis layer, with entries of a
-    /// dead node expiring within about 20 s (see
-    /// [`redis_with_ttl`](Self::redis_with_ttl)).
-    ///
-    /// # Errors
-    /// [`PresenceError::AlreadyInstalled`] when the layer already has one.
-    pub fn redis(layer: &RedisLayer) -> Result<Presence, PresenceError> {
-        Presence::redis_with_ttl(layer, DEFAULT_TTL)
+/// Builds a [`Presence`] shared by every node of a [`RedisLayer`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use liveview_redis::{RedisLayer, RedisPresence};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let layer = RedisLayer::connect("redis://127.0.0.1:6379").await?;
+/// let presence = RedisPresence::new(&layer).ttl(Duration::from_secs(6)).build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "call build() to start the presence"]
+pub struct RedisPresence {
+    layer: RedisLayer,
+    ttl: Duration,
+}
+
+/// Presence shared by every node of a Redis layer, with entries of a dead
+/// node expiring within about 20 s: `RedisPresence::new(layer).build()`.
+///
+/// # Errors
+/// [`PresenceError::AlreadyInstalled`] when the layer already has one.
+pub fn presence(layer: &RedisLayer) -> Result<Presence, PresenceError> {
+    RedisPresence::new(layer).build()
+}
+
+impl RedisPresence {
+    /// Presence on `layer`, with the default heartbeat TTL ([`DEFAULT_TTL`], 15 s).
+    pub fn new(layer: &RedisLayer) -> Self {
+        RedisPresence {
+            layer: layer.clone(),
+            ttl: DEFAULT_TTL,
+        }
     }
 
-    /// Presence on a Redis layer whose node heartbeat lives `ttl`: the node
-    /// refreshes it every `ttl / 3`. A node that dies without goodbye drops
-    /// out of [`list`](Self::list) at most `ttl` after its last heartbeat,
-    /// and its leave events fire at most `ttl / 3` later (the next sweep of
-    /// a surviving node): within `ttl * 4 / 3` of its death.
+    /// The node heartbeat lives `ttl` (at least 30 ms): the node refreshes
+    /// it every `ttl / 3`. A node that dies without goodbye drops out of
+    /// [`Presence::list`] at most `ttl` after its last heartbeat, and its
+    /// leave events fire at most `ttl / 3` later (the next sweep of a
+    /// surviving node): within `ttl * 4 / 3` of its death.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Starts the presence: installs it on the layer (whose subscriber then
+    /// listens to the presence channel) and starts its heartbeat task
+    /// (needs a tokio runtime). Its node id is the layer's.
     ///
     /// # Errors
     /// [`PresenceError::AlreadyInstalled`] when the layer already has one.
-    pub fn redis_with_ttl(layer: &RedisLayer, ttl: Duration) -> Result<Presence, PresenceError> {
-        let ttl = ttl.max(Duration::from_millis(30));
+    pub fn build(self) -> Result<Presence, PresenceError> {
+        let ttl = self.ttl.max(Duration::from_millis(30));
+        let layer = self.layer;
         let shared = Arc::clone(layer.shared());
-        let inner = Arc::new(Inner::new(shared.instance));
-        let hook = Arc::new(Hook {
-            inner: Arc::downgrade(&inner),
-            node: inner.node.clone(),
-            dirty: Arc::new(AtomicBool::new(false)),
-            wake: Arc::new(Notify::new()),
-        });
-        if !layer.set_presence(Arc::clone(&hook) as Arc<dyn PresenceHook>) {
-            return Err(PresenceError::AlreadyInstalled);
-        }
-        let (commands, rx) = mpsc::unbounded_channel();
-        let worker = Worker {
-            shared: Arc::clone(&shared),
-            inner: Arc::downgrade(&inner),
-            node: inner.node.clone(),
-            ttl,
-            dirty: Arc::clone(&hook.dirty),
-            wake: Arc::clone(&hook.wake),
-            sweep: redis::Script::new(SWEEP_SCRIPT),
-        };
-        let worker = tokio::spawn(worker.run(rx)).abort_handle();
-        let backend = Backend {
-            shared,
-            commands,
-            _layer: layer.clone(),
-            worker,
-            list: redis::Script::new(LIST_SCRIPT),
-        };
-        if inner.redis.set(backend).is_err() {
-            return Err(PresenceError::AlreadyInstalled);
-        }
-        Ok(Presence { inner })
+        Presence::with_backend(shared.node, move |hub| {
+            let node = hub.node().to_string();
+            let hook = Arc::new(Hook {
+                hub: hub.clone(),
+                node: node.clone(),
+                dirty: Arc::new(AtomicBool::new(false)),
+                wake: Arc::new(Notify::new()),
+            });
+            if !layer.set_presence(Arc::clone(&hook) as Arc<dyn PresenceHook>) {
+                return Err(PresenceError::AlreadyInstalled);
+            }
+            let (commands, rx) = mpsc::unbounded_channel();
+            let worker = Worker {
+                shared: Arc::clone(&shared),
+                hub,
+                node,
+                ttl,
+                dirty: Arc::clone(&hook.dirty),
+                wake: Arc::clone(&hook.wake),
+                sweep: redis::Script::new(SWEEP_SCRIPT),
+            };
+            let worker = tokio::spawn(worker.run(rx)).abort_handle();
+            Ok(Backend {
+                shared,
+                commands,
+                _layer: layer,
+                worker,
+                list: redis::Script::new(LIST_SCRIPT),
+            })
+        })
     }
 }
 
@@ -168,8 +203,11 @@ impl Backend {
     fn op_timeout(&self) -> Duration {
         self.shared.config_op_timeout()
     }
+}
 
-    pub(crate) async fn join(&self, topic: &str, entry: &PresenceEntry) {
+#[async_trait::async_trait]
+impl PresenceBackend for Backend {
+    async fn join(&self, topic: &str, entry: &PresenceEntry) {
         let (tx, rx) = oneshot::channel();
         if self
             .commands
@@ -180,13 +218,13 @@ impl Backend {
         }
     }
 
-    pub(crate) fn leave(&self, topic: &str, entry: &PresenceEntry) {
+    fn leave(&self, topic: &str, entry: &PresenceEntry) {
         let _ = self
             .commands
             .send(Command::Leave(topic.to_owned(), entry.clone()));
     }
 
-    pub(crate) async fn close(&self, entries: Vec<(String, PresenceEntry)>) {
+    async fn close(&self, entries: Vec<(String, PresenceEntry)>) {
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Close(entries, tx)).is_ok() {
             let _ = timeout(self.op_timeout() * 2, rx).await;
@@ -194,7 +232,7 @@ impl Backend {
     }
 
     /// `None` when Redis cannot be reached.
-    pub(crate) async fn list(&self, topic: &str) -> Option<Vec<PresenceEntry>> {
+    async fn list(&self, topic: &str) -> Option<Vec<PresenceEntry>> {
         let mut conn = self.shared.manager.clone();
         let mut invocation = self.list.prepare_invoke();
         invocation
@@ -222,7 +260,7 @@ impl Backend {
 
 /// Receives presence events from the layer's subscriber.
 struct Hook {
-    inner: Weak<Inner>,
+    hub: PresenceHub,
     node: String,
     dirty: Arc<AtomicBool>,
     wake: Arc<Notify>,
@@ -230,9 +268,9 @@ struct Hook {
 
 impl PresenceHook for Hook {
     fn message(&self, payload: &[u8]) {
-        let Some(inner) = self.inner.upgrade() else {
+        if self.hub.is_closed() {
             return;
-        };
+        }
         let Ok(wire) = serde_json::from_slice::<Wire>(payload) else {
             tracing::debug!("liveview: dropped a malformed presence event");
             return;
@@ -253,27 +291,26 @@ impl PresenceHook for Hook {
             },
             _ => return,
         };
-        inner.emit(event);
+        self.hub.emit(event);
     }
 
     fn reconnected(&self) {
-        let Some(inner) = self.inner.upgrade() else {
+        if self.hub.is_closed() {
             return;
-        };
+        }
         // Our writes may have been lost (a restarted Redis is empty) and
         // events missed: store everything again now, and tell listeners.
         self.dirty.store(true, Ordering::Release);
         self.wake.notify_one();
-        for topic in inner.subscribed_topics() {
-            inner.emit(PresenceEvent::Resync { topic });
-        }
+        self.hub.resync();
     }
 }
 
 /// Performs the writes in order, heartbeats, and sweeps dead nodes.
 struct Worker {
     shared: Arc<Shared>,
-    inner: Weak<Inner>,
+    hub: PresenceHub,
+    /// The node id, as the 16 hex digits of keys and fields.
     node: String,
     ttl: Duration,
     /// A write failed, or Redis came back: store every entry again.
@@ -418,9 +455,9 @@ impl Worker {
     /// Refreshes the heartbeat (storing every entry again when Redis lost
     /// them or a write failed), then sweeps dead nodes.
     async fn beat(&self) {
-        let Some(inner) = self.inner.upgrade() else {
+        if self.hub.is_closed() {
             return;
-        };
+        }
         let op = self.shared.config_op_timeout();
         let mut conn = self.shared.manager.clone();
         let previous: Result<Option<String>, _> = match timeout(
@@ -449,7 +486,7 @@ impl Worker {
                 return;
             }
         };
-        let entries = inner.all_local();
+        let entries = self.hub.local_entries();
         if (lost || self.dirty.swap(false, Ordering::AcqRel)) && !entries.is_empty() {
             let mut pipe = redis::pipe();
             for (topic, entry) in &entries {
@@ -462,11 +499,11 @@ impl Worker {
                 );
             }
         }
-        self.reap(&inner, &mut conn).await;
+        self.reap(&mut conn).await;
     }
 
     /// Removes dead nodes' entries; tells local subscribers and the others.
-    async fn reap(&self, inner: &Inner, conn: &mut redis::aio::ConnectionManager) {
+    async fn reap(&self, conn: &mut redis::aio::ConnectionManager) {
         let mut invocation = self.sweep.prepare_invoke();
         invocation.arg(&self.shared.names.key);
         let reaped: Vec<Value> = match timeout(
@@ -504,7 +541,7 @@ impl Worker {
                 .arg(self.shared.names.presence_channel())
                 .arg(self.wire("leave", topic, &entry))
                 .ignore();
-            inner.emit(PresenceEvent::Leave {
+            self.hub.emit(PresenceEvent::Leave {
                 topic: topic.clone(),
                 entry,
                 here: true,

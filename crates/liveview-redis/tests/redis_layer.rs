@@ -1,5 +1,7 @@
-//! Two nodes sharing one real redis-server: broadcasts, groups, direct
-//! sends, subscriptions that follow local membership, and outages.
+//! Two nodes sharing one real redis-server: outages, replay, apps kept
+//! apart by prefix or database, latency. Broadcasts, groups, direct sends
+//! and the subscriptions that follow local membership are scenarios run on
+//! every layer, in `scenarios.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,14 +11,12 @@
     missing_docs
 )]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Client, TestServer};
-use liveview::layer::{RedisConfig, RedisLayer};
-use liveview::{ConnId, Ctx, Data, Error, LiveView, Patch, Result};
+use liveview::{Ctx, Data, LiveView, Patch, Result};
 use liveview_e2e::redis::{RedisServer, wait_until};
+use liveview_e2e::ws::{Client, TestServer};
+use liveview_redis::{RedisConfig, RedisLayer};
 use serde_json::{Value, json};
 
 /// Long enough for a message to cross Redis if it were going to.
@@ -44,17 +44,6 @@ async fn join(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
     Ok(())
 }
 
-async fn whoami(ctx: Ctx) -> Patch {
-    Patch::html("#me", ctx.id().to_string())
-}
-
-async fn poke(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-    let id =
-        ConnId::parse(d["id"].as_str().unwrap_or_default()).ok_or_else(|| Error::user("bad id"))?;
-    ctx.send_to(id, Patch::html("#poke", "poked")).await?;
-    Ok(())
-}
-
 struct Node {
     server: TestServer,
     layer: RedisLayer,
@@ -75,8 +64,6 @@ async fn node(redis: &RedisServer, prefix: &str) -> Node {
             .layer(layer.clone())
             .handler("say", say)
             .handler("join", join)
-            .handler("whoami", whoami)
-            .handler("poke", poke)
             .handler("ping", || async {}),
     )
     .await;
@@ -101,108 +88,6 @@ async fn expect_append(client: &mut Client, text: &str) {
 
 async fn expect_ack(client: &mut Client, r: u64) {
     assert_eq!(client.recv_json().await, json!({"ref": r}));
-}
-
-#[tokio::test]
-async fn a_broadcast_reaches_every_client_of_both_nodes_exactly_once() {
-    let redis = RedisServer::start();
-    let a = node(&redis, "bc").await;
-    let b = node(&redis, "bc").await;
-    let mut a1 = client(&a, "r1").await;
-    let mut a2 = client(&a, "r2").await;
-    let mut b1 = client(&b, "r3").await;
-    let mut b2 = client(&b, "r4").await;
-
-    let r = a1.event("say", json!({"text": "hello"}), json!({})).await;
-    expect_append(&mut a1, "hello").await;
-    expect_ack(&mut a1, r).await;
-    for c in [&mut a2, &mut b1, &mut b2] {
-        expect_append(c, "hello").await;
-    }
-    let r = b2.event("say", json!({"text": "from b"}), json!({})).await;
-    expect_append(&mut b2, "from b").await;
-    expect_ack(&mut b2, r).await;
-    for c in [&mut a1, &mut a2, &mut b1] {
-        expect_append(c, "from b").await;
-    }
-    for c in [&mut a1, &mut a2, &mut b1, &mut b2] {
-        c.expect_silence(QUIET).await;
-    }
-    // One pub/sub connection per node, whatever the number of groups.
-    let pubsub = redis.command("CLIENT LIST TYPE pubsub\r\n").unwrap();
-    assert_eq!(pubsub.matches("cmd=").count(), 2, "{pubsub}");
-}
-
-#[tokio::test]
-async fn a_group_message_reaches_its_members_only_and_nodes_subscribe_to_their_groups_only() {
-    let redis = RedisServer::start();
-    let a = node(&redis, "grp").await;
-    let b = node(&redis, "grp").await;
-    let mut a1 = client(&a, "ra").await;
-    let mut b1 = client(&b, "rb").await;
-    let mut b2 = client(&b, "rc").await;
-    let channel = "grp:0:g:chat";
-    assert_eq!(redis.subscribers(channel), 0);
-
-    let r = b1.event("join", json!({"group": "chat"}), json!({})).await;
-    expect_ack(&mut b1, r).await;
-    assert_eq!(redis.subscribers(channel), 1, "node B subscribed");
-
-    let r = a1
-        .event("say", json!({"to": "chat", "text": "to chat"}), json!({}))
-        .await;
-    expect_ack(&mut a1, r).await;
-    expect_append(&mut b1, "to chat").await;
-    // Rooms are groups too.
-    let r = a1
-        .event("say", json!({"to": "rc", "text": "to room rc"}), json!({}))
-        .await;
-    expect_ack(&mut a1, r).await;
-    expect_append(&mut b2, "to room rc").await;
-    a1.expect_silence(QUIET).await;
-    b1.expect_silence(Duration::from_millis(1)).await;
-    b2.expect_silence(Duration::from_millis(1)).await;
-
-    let r = b1
-        .event("join", json!({"group": "chat", "leave": true}), json!({}))
-        .await;
-    expect_ack(&mut b1, r).await;
-    wait_until(Duration::from_secs(5), "node B unsubscribes", || {
-        redis.subscribers(channel) == 0
-    })
-    .await;
-    b2.close().await;
-    wait_until(Duration::from_secs(5), "room rc is unsubscribed", || {
-        redis.subscribers("grp:0:g:rc") == 0
-    })
-    .await;
-    let r = a1
-        .event("say", json!({"to": "chat", "text": "nobody"}), json!({}))
-        .await;
-    expect_ack(&mut a1, r).await;
-    b1.expect_silence(QUIET).await;
-}
-
-#[tokio::test]
-async fn a_direct_message_reaches_a_connection_on_the_other_node() {
-    let redis = RedisServer::start();
-    let a = node(&redis, "dm").await;
-    let b = node(&redis, "dm").await;
-    let mut a1 = client(&a, "ra").await;
-    let mut b1 = client(&b, "rb").await;
-    let mut b2 = client(&b, "rc").await;
-    b1.event("whoami", json!({}), json!({})).await;
-    let id = b1.recv().await.patch.html.unwrap();
-
-    let r = a1.event("poke", json!({"id": id}), json!({})).await;
-    expect_ack(&mut a1, r).await;
-    assert_eq!(
-        b1.recv_json().await,
-        json!({"target": "#poke", "html": "poked"})
-    );
-    b1.expect_silence(QUIET).await;
-    b2.expect_silence(Duration::from_millis(1)).await;
-    a1.expect_silence(Duration::from_millis(1)).await;
 }
 
 #[tokio::test]

@@ -1,0 +1,380 @@
+//! The Redis channel layer: several nodes, one Redis.
+//!
+//! Each node keeps its connections in its own [`LocalHub`] and talks to
+//! Redis over two connections:
+//!
+//! - a [`ConnectionManager`] (multiplexed, reconnects by itself) on which a
+//!   background *publisher* task sends messages, and presence commands;
+//! - one dedicated pub/sub connection, owned by a background *subscriber*
+//!   task ([`crate::subscriber`]), subscribed to exactly the groups that
+//!   local connections are in, plus this node's channel (direct sends) and,
+//!   when presence is used, the presence channel.
+//!
+//! A group message is delivered to the local members at once, then queued
+//! for the *publisher* task ([`crate::publisher`]), tagged with the layer's
+//! node id so that the origin skips its own echo. A Lua script appends it to a short, capped Redis stream per
+//! group and publishes it with the stream entry id. Subscribers remember the
+//! last id they saw per channel; after a reconnect they read what they
+//! missed from the stream (`XRANGE`), so group and direct messages survive a
+//! short outage. See `docs/redis.md` for what can still be lost.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use liveview::layer::{ChannelLayer, ConnId, Frame, LocalHub, Mailbox, NodeId, SendError};
+use redis::IntoConnectionInfo;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, timeout};
+
+use crate::config::{RedisConfig, RedisLayerError, redacted};
+use crate::link::PresenceHook;
+use crate::names::Names;
+use crate::publisher::publisher;
+use crate::subscriber::Subscriber;
+
+/// A channel layer on Redis pub/sub, for several nodes.
+///
+/// Select it with one line: `LiveView::builder().layer(RedisLayer::connect(url).await?)`.
+/// Handler code does not change. Cheap to clone (keep a clone to build a
+/// [`Presence`](liveview::presence::Presence) on it with [`crate::presence`]).
+///
+/// Each layer is one node: [`ChannelLayer::node`] is a random [`NodeId`]
+/// taken when it connects, the node of its connections' ids and the origin
+/// tag of its messages.
+///
+/// While Redis is away, local delivery keeps working, outgoing messages for
+/// other nodes wait in a bounded buffer, and the layer reconnects with
+/// backoff and resubscribes; see `docs/redis.md`.
+#[derive(Clone)]
+pub struct RedisLayer {
+    handle: Arc<Handle>,
+}
+
+/// Owns the background tasks: dropping the last clone of the layer stops
+/// them (without any goodbye to Redis: to other nodes, the node died).
+struct Handle {
+    shared: Arc<Shared>,
+    tasks: Vec<AbortHandle>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// What the layer's handles and tasks share.
+pub(crate) struct Shared {
+    pub(crate) hub: LocalHub,
+    pub(crate) names: Names,
+    /// This layer's node: the node of its connections' ids, and the origin
+    /// tag of its messages (so that it skips its own echo).
+    pub(crate) node: NodeId,
+    pub(crate) manager: ConnectionManager,
+    pub(crate) client: redis::Client,
+    control: mpsc::UnboundedSender<Control>,
+    outbound: mpsc::Sender<Outbound>,
+    pub(crate) presence: OnceLock<Arc<dyn PresenceHook>>,
+    pub(crate) connected: AtomicBool,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) replayed: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) config: RedisConfig,
+}
+
+impl Shared {
+    pub(crate) fn config_op_timeout(&self) -> Duration {
+        self.config.op_timeout
+    }
+}
+
+/// A message for the publisher task.
+pub(crate) struct Outbound {
+    pub(crate) stream: String,
+    pub(crate) channel: String,
+    /// `-` for a group, the connection id for a direct send.
+    pub(crate) target: String,
+    pub(crate) frame: Frame,
+    pub(crate) queued: Instant,
+}
+
+/// A request to the subscriber task.
+pub(crate) enum Control {
+    /// Group membership changed on this node: subscribe or unsubscribe as
+    /// the hub now says; answer once done.
+    Sync(Arc<str>, Option<oneshot::Sender<()>>),
+    /// Presence was enabled: subscribe to its channel.
+    Presence,
+}
+
+impl RedisLayer {
+    /// Connects to the Redis at `url` with the default [`RedisConfig`].
+    ///
+    /// # Errors
+    /// When the URL is invalid or Redis does not answer.
+    pub async fn connect(url: impl Into<String>) -> Result<RedisLayer, RedisLayerError> {
+        RedisConfig::new(url).connect().await
+    }
+
+    pub(crate) async fn start(config: RedisConfig) -> Result<RedisLayer, RedisLayerError> {
+        let mut info = config
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| RedisLayerError::Url(e.to_string()))?;
+        if let Some(db) = config.db {
+            let settings = info.redis_settings().clone().set_db(db);
+            info = info.set_redis_settings(settings);
+        }
+        let db = info.redis_settings().db();
+        let client = redis::Client::open(info).map_err(|e| RedisLayerError::Url(e.to_string()))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.op_timeout))
+            .set_response_timeout(Some(config.op_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(config.reconnect_max);
+        let manager = timeout(
+            config.op_timeout,
+            client.get_connection_manager_with_config(manager_config),
+        )
+        .await
+        .map_err(|_| RedisLayerError::Connect(format!("no answer from {}", redacted(&config.url))))?
+        .map_err(|e| RedisLayerError::Connect(e.to_string()))?;
+        let names = Names {
+            key: format!("{}:", config.prefix),
+            channel: format!("{}:{db}:", config.prefix),
+        };
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (outbound, outbound_rx) = mpsc::channel(config.outage_buffer);
+        let shared = Arc::new(Shared {
+            hub: LocalHub::new(),
+            names,
+            node: NodeId::random(),
+            manager,
+            client,
+            control,
+            outbound,
+            presence: OnceLock::new(),
+            connected: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            config,
+        });
+        // The subscriber connects before `connect` returns, so that the
+        // first group_add does not race with it.
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let subscriber = Subscriber {
+            shared: Arc::clone(&shared),
+            control: control_rx,
+            channels: HashMap::new(),
+            clock_offset_ms: 0,
+            ready: Some(ready_tx),
+        };
+        let tasks = vec![
+            tokio::spawn(subscriber.run()).abort_handle(),
+            tokio::spawn(publisher(Arc::clone(&shared), outbound_rx)).abort_handle(),
+        ];
+        let layer = RedisLayer {
+            handle: Arc::new(Handle { shared, tasks }),
+        };
+        let op_timeout = layer.handle.shared.config.op_timeout;
+        match timeout(op_timeout * 2, ready_rx).await {
+            Ok(Ok(())) => Ok(layer),
+            _ => Err(RedisLayerError::Connect(
+                "the pub/sub connection did not start".to_owned(),
+            )),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// True while the subscriber connection is up (messages from other
+    /// nodes are arriving).
+    pub fn is_connected(&self) -> bool {
+        self.handle.shared.connected.load(Ordering::Acquire)
+    }
+
+    /// Messages for other nodes dropped so far because Redis was away
+    /// longer than the outage buffer allows.
+    pub fn dropped_messages(&self) -> u64 {
+        self.handle.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Messages read back from the replay streams after reconnections.
+    pub fn replayed_messages(&self) -> u64 {
+        self.handle.shared.replayed.load(Ordering::Relaxed)
+    }
+
+    /// How many times the subscriber connection was re-established.
+    pub fn reconnections(&self) -> u64 {
+        self.handle.shared.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// This layer's node id (as [`ChannelLayer::node`]): the node of its
+    /// connections' ids, the tag of its messages, its presence node.
+    pub fn node_id(&self) -> NodeId {
+        self.handle.shared.node
+    }
+
+    /// Installs the presence hook and subscribes to the presence channel.
+    /// Only one presence per layer: a second call returns false.
+    pub(crate) fn set_presence(&self, hook: Arc<dyn PresenceHook>) -> bool {
+        let shared = &self.handle.shared;
+        if shared.presence.set(hook).is_err() {
+            return false;
+        }
+        let _ = shared.control.send(Control::Presence);
+        true
+    }
+
+    fn queue(&self, stream: String, channel: String, target: String, frame: Frame) -> bool {
+        let shared = &self.handle.shared;
+        let message = Outbound {
+            stream,
+            channel,
+            target,
+            frame,
+            queued: Instant::now(),
+        };
+        if shared.outbound.try_send(message).is_ok() {
+            return true;
+        }
+        let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if dropped.is_power_of_two() {
+            tracing::warn!(
+                dropped,
+                "liveview: redis outage buffer full, dropping messages for other nodes"
+            );
+        }
+        false
+    }
+
+    /// Asks the subscriber to follow the hub for `group`; waits for the
+    /// subscription when asked to and the subscriber is connected.
+    async fn sync(&self, group: &str, wait: bool) {
+        let shared = &self.handle.shared;
+        if !wait {
+            let _ = shared.control.send(Control::Sync(Arc::from(group), None));
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        if shared
+            .control
+            .send(Control::Sync(Arc::from(group), Some(tx)))
+            .is_err()
+        {
+            return;
+        }
+        if self.is_connected() && timeout(shared.config.op_timeout, rx).await.is_err() {
+            tracing::warn!(
+                group,
+                "liveview: redis subscription not confirmed in time; it will be retried"
+            );
+        }
+    }
+}
+
+impl fmt::Debug for RedisLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.handle.shared;
+        f.debug_struct("RedisLayer")
+            .field("prefix", &shared.config.prefix)
+            .field("node", &shared.node)
+            .field("connected", &self.is_connected())
+            .field("local_connections", &shared.hub.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl ChannelLayer for RedisLayer {
+    fn node(&self) -> NodeId {
+        self.handle.shared.node
+    }
+
+    fn attach(&self, conn: ConnId, mailbox: Mailbox) {
+        self.handle.shared.hub.attach(conn, mailbox);
+    }
+
+    async fn detach(&self, conn: ConnId) {
+        for group in self.handle.shared.hub.detach(conn) {
+            self.sync(&group, false).await;
+        }
+    }
+
+    async fn group_add(&self, group: &str, conn: ConnId) -> Result<(), SendError> {
+        if self.handle.shared.hub.group_add(group, conn) {
+            self.sync(group, true).await;
+        }
+        Ok(())
+    }
+
+    async fn group_discard(&self, group: &str, conn: ConnId) -> Result<(), SendError> {
+        if self.handle.shared.hub.group_discard(group, conn) {
+            self.sync(group, false).await;
+        }
+        Ok(())
+    }
+
+    async fn group_send(&self, group: &str, frame: Frame) -> Result<(), SendError> {
+        let shared = &self.handle.shared;
+        shared.hub.deliver_group(group, &frame);
+        let names = &shared.names;
+        if self.queue(
+            names.group_key(group),
+            names.group_channel(group),
+            "-".to_owned(),
+            frame,
+        ) {
+            Ok(())
+        } else {
+            Err(SendError::Backend(
+                "Redis is unreachable and the outage buffer is full: delivered on this node only"
+                    .to_owned(),
+            ))
+        }
+    }
+
+    async fn send(&self, conn: ConnId, frame: Frame) -> Result<(), SendError> {
+        let shared = &self.handle.shared;
+        if shared.hub.contains(conn) {
+            return if shared.hub.deliver(conn, frame) {
+                Ok(())
+            } else {
+                Err(SendError::Closed)
+            };
+        }
+        // Ours but not in our hub: gone. (Every layer instance is a node
+        // of its own, so no other layer attaches connections of this node.)
+        if conn.node() == shared.node {
+            return Err(SendError::Closed);
+        }
+        let names = &shared.names;
+        if self.queue(
+            names.node_key(conn.node()),
+            names.node_channel(conn.node()),
+            conn.to_string(),
+            frame,
+        ) {
+            Ok(())
+        } else {
+            Err(SendError::Backend(
+                "Redis is unreachable and the outage buffer is full".to_owned(),
+            ))
+        }
+    }
+
+    fn local_connections(&self) -> usize {
+        self.handle.shared.hub.len()
+    }
+}

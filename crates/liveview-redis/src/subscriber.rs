@@ -1,0 +1,497 @@
+//! The subscriber task: one pub/sub connection per node, subscribed to the
+//! groups that have a member on this node, to the node's own channel and,
+//! with presence, to the presence channel; it replays from the streams what
+//! it missed while disconnected.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use liveview::layer::{ConnId, Frame, NodeId};
+use redis::Value;
+use redis::aio::PubSubSink;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, timeout};
+
+use crate::backoff::Backoff;
+use crate::layer::{Control, Shared};
+
+/// Channels subscribed or unsubscribed per command.
+const SUBSCRIBE_CHUNK: usize = 512;
+
+/// How often the subscriber checks that its connection is alive.
+const SUBSCRIBER_PING: Duration = Duration::from_secs(5);
+
+/// A stream entry id, `ms-seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamId(u64, u64);
+
+impl StreamId {
+    fn parse(text: &str) -> Option<StreamId> {
+        let (ms, seq) = text.split_once('-')?;
+        Some(StreamId(ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
+/// What the subscriber knows of one subscribed channel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChannelState {
+    /// The last entry delivered (dedup, and where replay starts).
+    last: Option<StreamId>,
+    /// When we subscribed, in Redis time (where replay starts when nothing
+    /// was delivered yet).
+    since: StreamId,
+}
+
+/// What a channel carries.
+enum Kind<'a> {
+    Group(&'a str),
+    Node,
+    Presence,
+}
+
+pub(crate) struct Subscriber {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) control: mpsc::UnboundedReceiver<Control>,
+    /// Subscribed channels (kept across reconnections for replay).
+    pub(crate) channels: HashMap<String, ChannelState>,
+    /// Redis clock minus ours, in ms.
+    pub(crate) clock_offset_ms: i64,
+    pub(crate) ready: Option<oneshot::Sender<()>>,
+}
+
+/// Why a session with Redis ended.
+struct Broken(String);
+
+impl Subscriber {
+    pub(crate) async fn run(mut self) {
+        let mut backoff = Backoff::new(self.shared.config.reconnect_max);
+        let mut sessions: u64 = 0;
+        let mut down_since: Option<Instant> = None;
+        loop {
+            let started = Instant::now();
+            match self.session(sessions, down_since).await {
+                Ok(()) => return, // the layer is gone
+                Err(Broken(reason)) => {
+                    if self.shared.connected.swap(false, Ordering::AcqRel) {
+                        down_since = Some(Instant::now());
+                        tracing::warn!(
+                            reason,
+                            "liveview: lost the redis subscriber connection; local delivery continues; reconnecting"
+                        );
+                    } else {
+                        tracing::debug!(reason, "liveview: redis still unreachable");
+                    }
+                }
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                backoff.reset();
+            }
+            sessions += 1;
+            tokio::time::sleep(backoff.next()).await;
+        }
+    }
+
+    /// One connection's life; `Ok` when the layer is gone.
+    async fn session(&mut self, sessions: u64, down_since: Option<Instant>) -> Result<(), Broken> {
+        let op = self.shared.config.op_timeout;
+        let pubsub = timeout(op, self.shared.client.get_async_pubsub())
+            .await
+            .map_err(|_| Broken("connect timed out".to_owned()))?
+            .map_err(|e| Broken(e.to_string()))?;
+        let (mut sink, mut stream) = pubsub.split();
+
+        // Requests that came while disconnected: the hub is the truth, so
+        // they only need an answer.
+        let mut acks = Vec::new();
+        while let Ok(control) = self.control.try_recv() {
+            if let Control::Sync(_, Some(ack)) = control {
+                acks.push(ack);
+            }
+        }
+        self.measure_clock().await?;
+        let wanted = self.wanted();
+        let previous = std::mem::take(&mut self.channels);
+        let list: Vec<String> = wanted.into_iter().collect();
+        for chunk in list.chunks(SUBSCRIBE_CHUNK) {
+            timeout(op, sink.subscribe(chunk))
+                .await
+                .map_err(|_| Broken("subscribe timed out".to_owned()))?
+                .map_err(|e| Broken(e.to_string()))?;
+        }
+        let now = self.redis_now();
+        for channel in list {
+            let state = previous.get(&channel).copied().unwrap_or(ChannelState {
+                last: None,
+                since: now,
+            });
+            self.channels.insert(channel, state);
+        }
+        let replayed = if sessions > 0 {
+            self.replay().await?
+        } else {
+            0
+        };
+        self.shared.connected.store(true, Ordering::Release);
+        if sessions > 0 {
+            self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                channels = self.channels.len(),
+                replayed,
+                outage = ?down_since.map(|t| t.elapsed()),
+                "liveview: redis subscriber reconnected and resubscribed"
+            );
+            if let Some(hook) = self.shared.presence.get() {
+                hook.reconnected();
+            }
+        } else {
+            tracing::debug!(
+                channels = self.channels.len(),
+                "liveview: redis subscriber connected"
+            );
+        }
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(());
+        }
+        for ack in acks {
+            let _ = ack.send(());
+        }
+
+        let mut ping = tokio::time::interval(SUBSCRIBER_PING);
+        ping.reset();
+        loop {
+            tokio::select! {
+                control = self.control.recv() => {
+                    let Some(control) = control else { return Ok(()) };
+                    let mut batch = vec![control];
+                    while let Ok(more) = self.control.try_recv() {
+                        batch.push(more);
+                    }
+                    self.apply(&mut sink, batch).await?;
+                }
+                message = stream.next() => {
+                    let Some(message) = message else {
+                        return Err(Broken("connection closed".to_owned()));
+                    };
+                    self.on_message(message.get_channel_name(), message.get_payload_bytes());
+                }
+                _ = ping.tick() => {
+                    timeout(op, sink.ping::<Value>())
+                        .await
+                        .map_err(|_| Broken("ping timed out".to_owned()))?
+                        .map_err(|e| Broken(e.to_string()))?;
+                }
+            }
+        }
+    }
+
+    /// Every channel this node needs now.
+    fn wanted(&self) -> HashSet<String> {
+        let names = &self.shared.names;
+        let mut wanted: HashSet<String> = self
+            .shared
+            .hub
+            .groups()
+            .iter()
+            .map(|g| names.group_channel(g))
+            .collect();
+        wanted.insert(names.node_channel(self.shared.node));
+        if self.shared.presence.get().is_some() {
+            wanted.insert(names.presence_channel());
+        }
+        wanted
+    }
+
+    /// Subscribes and unsubscribes as the hub says, then answers.
+    async fn apply(&mut self, sink: &mut PubSubSink, batch: Vec<Control>) -> Result<(), Broken> {
+        let names = &self.shared.names;
+        let mut subscribe = Vec::new();
+        let mut unsubscribe = Vec::new();
+        let mut acks = Vec::new();
+        let mut seen = HashSet::new();
+        for control in batch {
+            let channel = match control {
+                Control::Sync(group, ack) => {
+                    acks.extend(ack);
+                    if !seen.insert(Arc::clone(&group)) {
+                        continue;
+                    }
+                    let channel = names.group_channel(&group);
+                    let wanted = self.shared.hub.group_len(&group) > 0;
+                    let subscribed = self.channels.contains_key(&channel);
+                    if wanted && !subscribed {
+                        subscribe.push(channel);
+                    } else if !wanted && subscribed {
+                        unsubscribe.push(channel);
+                    }
+                    continue;
+                }
+                Control::Presence => names.presence_channel(),
+            };
+            if !self.channels.contains_key(&channel) {
+                subscribe.push(channel);
+            }
+        }
+        let op = self.shared.config.op_timeout;
+        let now = self.redis_now();
+        for chunk in subscribe.chunks(SUBSCRIBE_CHUNK) {
+            timeout(op, sink.subscribe(chunk))
+                .await
+                .map_err(|_| Broken("subscribe timed out".to_owned()))?
+                .map_err(|e| Broken(e.to_string()))?;
+            for channel in chunk {
+                self.channels.insert(
+                    channel.clone(),
+                    ChannelState {
+                        last: None,
+                        since: now,
+                    },
+                );
+            }
+        }
+        for chunk in unsubscribe.chunks(SUBSCRIBE_CHUNK) {
+            for channel in chunk {
+                self.channels.remove(channel);
+            }
+            timeout(op, sink.unsubscribe(chunk))
+                .await
+                .map_err(|_| Broken("unsubscribe timed out".to_owned()))?
+                .map_err(|e| Broken(e.to_string()))?;
+        }
+        for ack in acks {
+            let _ = ack.send(());
+        }
+        Ok(())
+    }
+
+    fn kind<'a>(&self, channel: &'a str) -> Option<Kind<'a>> {
+        let rest = channel.strip_prefix(&self.shared.names.channel)?;
+        if let Some(group) = rest.strip_prefix("g:") {
+            Some(Kind::Group(group))
+        } else if rest.starts_with("n:") {
+            Some(Kind::Node)
+        } else if rest == "presence" {
+            Some(Kind::Presence)
+        } else {
+            None
+        }
+    }
+
+    fn on_message(&mut self, channel: &str, payload: &[u8]) {
+        let Some(kind) = self.kind(channel) else {
+            return;
+        };
+        if let Kind::Presence = kind {
+            if let Some(hook) = self.shared.presence.get() {
+                hook.message(payload);
+            }
+            return;
+        }
+        let Ok(text) = std::str::from_utf8(payload) else {
+            tracing::debug!(channel, "liveview: dropped a non-UTF-8 redis message");
+            return;
+        };
+        let mut parts = text.splitn(4, ' ');
+        let (Some(id), Some(origin), Some(target), Some(frame)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            tracing::debug!(channel, "liveview: dropped a malformed redis message");
+            return;
+        };
+        if let Some(id) = StreamId::parse(id).filter(|id| id.0 > 0) {
+            if let Some(state) = self.channels.get_mut(channel) {
+                if state.last.is_some_and(|last| id <= last) {
+                    return; // already delivered by a replay
+                }
+                state.last = Some(id);
+            }
+        }
+        self.deliver(&kind, origin, target, frame);
+    }
+
+    fn deliver(&self, kind: &Kind<'_>, origin: &str, target: &str, frame: &str) {
+        if NodeId::parse(origin) == Some(self.shared.node) {
+            return; // our own message: delivered locally when sent
+        }
+        let frame = Frame::from_json_text(frame);
+        match kind {
+            Kind::Group(group) => {
+                self.shared.hub.deliver_group(group, &frame);
+            }
+            Kind::Node => {
+                if let Some(conn) = ConnId::parse(target) {
+                    self.shared.hub.deliver(conn, frame);
+                }
+            }
+            Kind::Presence => {}
+        }
+    }
+
+    /// Reads back, from each channel's stream, what was published while we
+    /// were not subscribed.
+    async fn replay(&mut self) -> Result<u64, Broken> {
+        if self.shared.config.replay_len == 0 {
+            return Ok(0);
+        }
+        let op = self.shared.config.op_timeout;
+        let mut todo: Vec<(String, String, StreamId)> = Vec::new();
+        for (channel, state) in &self.channels {
+            let Some(stream) = self.shared.names.stream_of(channel) else {
+                continue;
+            };
+            if matches!(self.kind(channel), Some(Kind::Presence) | None) {
+                continue;
+            }
+            todo.push((channel.clone(), stream, state.last.unwrap_or(state.since)));
+        }
+        let mut replayed = 0;
+        for chunk in todo.chunks(SUBSCRIBE_CHUNK) {
+            let mut pipe = redis::pipe();
+            for (_, stream, from) in chunk {
+                pipe.cmd("XRANGE")
+                    .arg(stream)
+                    .arg(format!("({from}"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(self.shared.config.replay_len);
+            }
+            let mut conn = self.shared.manager.clone();
+            let results: Vec<Value> = timeout(op, pipe.query_async(&mut conn))
+                .await
+                .map_err(|_| Broken("replay timed out".to_owned()))?
+                .map_err(|e| Broken(e.to_string()))?;
+            for ((channel, _, _), entries) in chunk.iter().zip(results) {
+                replayed += self.replay_entries(channel, entries);
+            }
+        }
+        self.shared.replayed.fetch_add(replayed, Ordering::Relaxed);
+        Ok(replayed)
+    }
+
+    fn replay_entries(&mut self, channel: &str, entries: Value) -> u64 {
+        let Value::Array(entries) = entries else {
+            return 0;
+        };
+        let mut delivered = 0;
+        for entry in entries {
+            let Some((id, fields)) = stream_entry(entry) else {
+                continue;
+            };
+            let Some(state) = self.channels.get_mut(channel) else {
+                return delivered;
+            };
+            if state.last.is_some_and(|last| id <= last) {
+                continue;
+            }
+            state.last = Some(id);
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map_or("", |(_, v)| v.as_str())
+            };
+            if let Some(kind) = self.kind(channel) {
+                if NodeId::parse(field("o")) != Some(self.shared.node) {
+                    delivered += 1;
+                }
+                self.deliver(&kind, field("o"), field("t"), field("f"));
+            }
+        }
+        delivered
+    }
+
+    /// Reads Redis's clock, to know where replay starts for channels
+    /// subscribed later.
+    async fn measure_clock(&mut self) -> Result<(), Broken> {
+        let mut conn = self.shared.manager.clone();
+        let (secs, micros): (u64, u64) = timeout(
+            self.shared.config.op_timeout,
+            redis::cmd("TIME").query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| Broken("TIME timed out".to_owned()))?
+        .map_err(|e| Broken(e.to_string()))?;
+        let redis_ms = secs.saturating_mul(1000) + micros / 1000;
+        self.clock_offset_ms = i64::try_from(redis_ms).unwrap_or(i64::MAX) - local_ms();
+        Ok(())
+    }
+
+    /// Now, in Redis time, as a stream id.
+    fn redis_now(&self) -> StreamId {
+        let ms = local_ms().saturating_add(self.clock_offset_ms);
+        StreamId(u64::try_from(ms).unwrap_or(0), 0)
+    }
+}
+
+fn local_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `[id, [field, value, ...]]` of an XRANGE reply.
+fn stream_entry(entry: Value) -> Option<(StreamId, Vec<(String, String)>)> {
+    let Value::Array(mut parts) = entry else {
+        return None;
+    };
+    if parts.len() != 2 {
+        return None;
+    }
+    let fields = parts.pop()?;
+    let id = match parts.pop()? {
+        Value::BulkString(bytes) => StreamId::parse(std::str::from_utf8(&bytes).ok()?)?,
+        Value::SimpleString(text) => StreamId::parse(&text)?,
+        _ => return None,
+    };
+    let Value::Array(fields) = fields else {
+        return None;
+    };
+    let mut pairs = Vec::with_capacity(fields.len() / 2);
+    let mut iter = fields.into_iter();
+    while let (Some(key), Some(value)) = (iter.next(), iter.next()) {
+        if let (Value::BulkString(k), Value::BulkString(v)) = (key, value) {
+            pairs.push((String::from_utf8(k).ok()?, String::from_utf8(v).ok()?));
+        }
+    }
+    Some((id, pairs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids_order_and_parse() {
+        assert_eq!(StreamId::parse("12-3"), Some(StreamId(12, 3)));
+        assert!(StreamId(12, 3) < StreamId(12, 4));
+        assert!(StreamId(12, 9) < StreamId(13, 0));
+        assert_eq!(StreamId::parse("x-1"), None);
+        assert_eq!(StreamId::parse("12"), None);
+        assert_eq!(StreamId(5, 1).to_string(), "5-1");
+    }
+
+    #[test]
+    fn xrange_entries_parse() {
+        let entry = Value::Array(vec![
+            Value::BulkString(b"17-2".to_vec()),
+            Value::Array(vec![
+                Value::BulkString(b"o".to_vec()),
+                Value::BulkString(b"00000000000000aa".to_vec()),
+                Value::BulkString(b"f".to_vec()),
+                Value::BulkString(b"{}".to_vec()),
+            ]),
+        ]);
+        let (id, fields) = stream_entry(entry).unwrap();
+        assert_eq!(id, StreamId(17, 2));
+        assert_eq!(fields[1], ("f".to_owned(), "{}".to_owned()));
+    }
+}
