@@ -1,8 +1,6 @@
-//! How a [`RedisLayer`] talks to Redis, and why it could not start.
+//! How a [`RedisLayer`](crate::RedisLayer) talks to Redis, and why it could not start.
 
 use std::time::Duration;
-
-use crate::RedisLayer;
 
 /// Why a Redis layer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -16,7 +14,7 @@ pub enum RedisLayerError {
     Connect(String),
 }
 
-/// How a [`RedisLayer`] talks to Redis.
+/// How a [`RedisLayer`](crate::RedisLayer) talks to Redis.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -149,15 +147,6 @@ impl RedisConfig {
     pub fn op_timeout(mut self, limit: Duration) -> Self {
         self.op_timeout = limit.max(Duration::from_millis(10));
         self
-    }
-
-    /// Connects to Redis and starts the layer's tasks (needs a tokio runtime).
-    ///
-    /// # Errors
-    /// When the URL is invalid or Redis does not answer within the
-    /// operation timeout. Once started, the layer survives Redis outages.
-    pub async fn connect(self) -> Result<RedisLayer, RedisLayerError> {
-        RedisLayer::start(self).await
     }
 }
 

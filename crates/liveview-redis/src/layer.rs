@@ -3,7 +3,7 @@
 //! Each node keeps its connections in its own [`LocalHub`] and talks to
 //! Redis over two connections:
 //!
-//! - a [`ConnectionManager`] (multiplexed, reconnects by itself) on which a
+//! - a [`ConnectionManager`](redis::aio::ConnectionManager) (multiplexed, reconnects by itself) on which a
 //!   background *publisher* task sends messages, and presence commands;
 //! - one dedicated pub/sub connection, owned by a background *subscriber*
 //!   task ([`crate::subscriber`]), subscribed to exactly the groups that
@@ -22,11 +22,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use liveview::layer::{ChannelLayer, ConnId, Frame, LocalHub, Mailbox, NodeId, SendError};
 use redis::IntoConnectionInfo;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, timeout};
@@ -35,13 +34,14 @@ use crate::config::{RedisConfig, RedisLayerError, redacted};
 use crate::link::PresenceHook;
 use crate::names::Names;
 use crate::publisher::publisher;
+use crate::shared::{Control, Outbound, Shared};
 use crate::subscriber::Subscriber;
 
 /// A channel layer on Redis pub/sub, for several nodes.
 ///
 /// Select it with one line: `LiveView::builder().layer(RedisLayer::connect(url).await?)`.
 /// Handler code does not change. Cheap to clone (keep a clone to build a
-/// [`Presence`](liveview::presence::Presence) on it with [`crate::presence`]).
+/// [`Presence`](liveview::presence::Presence) on it with `liveview_redis::presence`).
 ///
 /// Each layer is one node: [`ChannelLayer::node`] is a random [`NodeId`]
 /// taken when it connects, the node of its connections' ids and the origin
@@ -70,48 +70,15 @@ impl Drop for Handle {
     }
 }
 
-/// What the layer's handles and tasks share.
-pub(crate) struct Shared {
-    pub(crate) hub: LocalHub,
-    pub(crate) names: Names,
-    /// This layer's node: the node of its connections' ids, and the origin
-    /// tag of its messages (so that it skips its own echo).
-    pub(crate) node: NodeId,
-    pub(crate) manager: ConnectionManager,
-    pub(crate) client: redis::Client,
-    control: mpsc::UnboundedSender<Control>,
-    outbound: mpsc::Sender<Outbound>,
-    pub(crate) presence: OnceLock<Arc<dyn PresenceHook>>,
-    pub(crate) connected: AtomicBool,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) replayed: AtomicU64,
-    pub(crate) reconnects: AtomicU64,
-    pub(crate) config: RedisConfig,
-}
-
-impl Shared {
-    pub(crate) fn config_op_timeout(&self) -> Duration {
-        self.config.op_timeout
+impl RedisConfig {
+    /// Connects to Redis and starts the layer's tasks (needs a tokio runtime).
+    ///
+    /// # Errors
+    /// When the URL is invalid or Redis does not answer within the
+    /// operation timeout. Once started, the layer survives Redis outages.
+    pub async fn connect(self) -> Result<RedisLayer, RedisLayerError> {
+        RedisLayer::start(self).await
     }
-}
-
-/// A message for the publisher task.
-pub(crate) struct Outbound {
-    pub(crate) stream: String,
-    pub(crate) channel: String,
-    /// `-` for a group, the connection id for a direct send.
-    pub(crate) target: String,
-    pub(crate) frame: Frame,
-    pub(crate) queued: Instant,
-}
-
-/// A request to the subscriber task.
-pub(crate) enum Control {
-    /// Group membership changed on this node: subscribe or unsubscribe as
-    /// the hub now says; answer once done.
-    Sync(Arc<str>, Option<oneshot::Sender<()>>),
-    /// Presence was enabled: subscribe to its channel.
-    Presence,
 }
 
 impl RedisLayer {

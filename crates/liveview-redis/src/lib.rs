@@ -50,6 +50,7 @@ mod link;
 mod names;
 mod presence;
 mod publisher;
+mod shared;
 mod subscriber;
 
 pub use config::{RedisConfig, RedisLayerError};

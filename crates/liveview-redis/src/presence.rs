@@ -28,8 +28,9 @@ use liveview::presence::{
     Presence, PresenceBackend, PresenceEntry, PresenceError, PresenceEvent, PresenceHub,
 };
 
-use crate::layer::{RedisLayer, Shared};
+use crate::layer::RedisLayer;
 use crate::link::PresenceHook;
+use crate::shared::Shared;
 
 /// The default time after which a silent node's entries expire (15 s).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15);

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
 use crate::backoff::Backoff;
-use crate::layer::{Outbound, Shared};
+use crate::shared::{Outbound, Shared};
 
 /// Messages sent to Redis per pipeline.
 const PUBLISH_BATCH: usize = 256;

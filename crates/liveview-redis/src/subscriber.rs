@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
 use crate::backoff::Backoff;
-use crate::layer::{Control, Shared};
+use crate::shared::{Control, Shared};
 
 /// Channels subscribed or unsubscribed per command.
 const SUBSCRIBE_CHUNK: usize = 512;

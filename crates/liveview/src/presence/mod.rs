@@ -31,11 +31,17 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::broadcast;
+
+mod backend;
+mod entry;
+
+pub use backend::{PresenceBackend, PresenceHub};
+pub use entry::{PresenceEntry, PresenceError, PresenceEvent};
 
 use crate::ctx::Ctx;
 use crate::layer::NodeId;
@@ -43,86 +49,6 @@ use crate::layer::NodeId;
 /// Events kept for a subscriber that does not keep up; beyond that it gets
 /// `RecvError::Lagged` and should [`list`](Presence::list) again.
 const EVENT_BUFFER: usize = 256;
-
-/// One presence in a topic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PresenceEntry {
-    /// What is present: a connection id for [`Presence::track`], any
-    /// string for [`Presence::track_key`]. Unique per node and topic.
-    pub key: String,
-    /// The node that tracks it: on a distributed layer, the layer's node
-    /// (as in [`ConnId::node`](crate::layer::ConnId::node)). Serialized as 16 hex
-    /// digits.
-    pub node: NodeId,
-    /// The metadata given when tracking (name, page, …).
-    pub meta: serde_json::Value,
-    /// When it was tracked, in milliseconds since the Unix epoch.
-    pub since: u64,
-}
-
-/// A change in a topic.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum PresenceEvent {
-    /// An entry appeared, or its metadata changed.
-    Join {
-        /// The topic.
-        topic: String,
-        /// The entry.
-        entry: PresenceEntry,
-        /// True on the node that made the change (the one that tracked it,
-        /// or that reaped a dead node's entry): act there once for the
-        /// whole cluster (e.g. broadcast a new count), or on every node for
-        /// its own clients.
-        here: bool,
-    },
-    /// An entry left: untracked, its connection closed, or its node died.
-    Leave {
-        /// The topic.
-        topic: String,
-        /// The entry as it was.
-        entry: PresenceEntry,
-        /// As for [`PresenceEvent::Join`].
-        here: bool,
-    },
-    /// Events may have been missed (this node was cut off from Redis):
-    /// list the topic again.
-    Resync {
-        /// The topic.
-        topic: String,
-    },
-}
-
-impl PresenceEvent {
-    /// The topic the event is about.
-    pub fn topic(&self) -> &str {
-        match self {
-            PresenceEvent::Join { topic, .. }
-            | PresenceEvent::Leave { topic, .. }
-            | PresenceEvent::Resync { topic } => topic,
-        }
-    }
-
-    /// True on the node that made the change (false for `Resync`).
-    pub fn is_here(&self) -> bool {
-        match self {
-            PresenceEvent::Join { here, .. } | PresenceEvent::Leave { here, .. } => *here,
-            PresenceEvent::Resync { .. } => false,
-        }
-    }
-}
-
-/// Why a presence operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PresenceError {
-    /// The metadata could not be turned into JSON.
-    #[error("presence metadata is not serializable: {0}")]
-    Meta(#[from] serde_json::Error),
-    /// The layer already has a presence; clone that one.
-    #[error("this channel layer already has a Presence: clone it instead")]
-    AlreadyInstalled,
-}
 
 /// Who is in which topic, on this node or across nodes. Cheap to clone:
 /// put one in the app state (`.state(presence.clone())`).
@@ -186,10 +112,7 @@ impl Presence {
         B: PresenceBackend,
     {
         let inner = Arc::new(Inner::new(node));
-        let backend = make(PresenceHub {
-            node,
-            inner: Arc::downgrade(&inner),
-        })?;
+        let backend = make(PresenceHub::new(node, Arc::downgrade(&inner)))?;
         // A fresh `Inner`: the slot is empty.
         let _ = inner.backend.set(Box::new(backend));
         Ok(Presence { inner })
@@ -413,106 +336,6 @@ impl Inner {
             entry,
             here: true,
         });
-    }
-}
-
-/// Shares a [`Presence`]'s entries with the other nodes of a cluster.
-///
-/// [`Presence::in_memory`] needs none. A crate for a distributed layer
-/// implements it (`liveview-redis` does, on Redis) and installs it with
-/// [`Presence::with_backend`]; the presence keeps this node's entries
-/// itself, tells the backend about every change in order, and tells this
-/// node's subscribers at once. The backend reports what happens on other
-/// nodes through the [`PresenceHub`] it was built with.
-///
-/// Methods are called from the presence's callers' tasks: they must not
-/// block (queue the work for a task of the backend's own), and
-/// [`leave`](PresenceBackend::leave) is called from `Drop` and cannot wait.
-#[async_trait::async_trait]
-pub trait PresenceBackend: Send + Sync + 'static {
-    /// An entry of this node joined `topic` (or its metadata changed).
-    /// Return once other nodes can list it, or after a bounded wait.
-    async fn join(&self, topic: &str, entry: &PresenceEntry);
-
-    /// An entry of this node left `topic`.
-    fn leave(&self, topic: &str, entry: &PresenceEntry);
-
-    /// The entries of `topic` on every live node, in any order; `None` when
-    /// the other nodes cannot be reached (the presence then lists this
-    /// node's entries only). This node's entries in the answer are replaced
-    /// by the presence's own, which are ahead.
-    async fn list(&self, topic: &str) -> Option<Vec<PresenceEntry>>;
-
-    /// Goodbye: these entries (every entry of this node, by topic) left;
-    /// remove them, and this node, everywhere now.
-    async fn close(&self, entries: Vec<(String, PresenceEntry)>);
-}
-
-/// What a [`PresenceBackend`] may do to the [`Presence`] it serves: tell
-/// its subscribers about other nodes' changes, and read this node's entries
-/// (to store them again after the backend lost them).
-///
-/// It does not keep the presence alive: once the presence is dropped, its
-/// methods do nothing and return nothing. Cheap to clone.
-#[derive(Clone)]
-pub struct PresenceHub {
-    node: NodeId,
-    inner: Weak<Inner>,
-}
-
-impl PresenceHub {
-    /// The node id of the presence (and of its entries).
-    pub fn node(&self) -> NodeId {
-        self.node
-    }
-
-    /// True once the presence is gone.
-    pub fn is_closed(&self) -> bool {
-        self.inner.strong_count() == 0
-    }
-
-    /// Tells this node's subscribers of the event's topic (an entry of
-    /// another node joined or left: `here: false`; or this node removed a
-    /// dead node's entry: `here: true`; or [`PresenceEvent::Resync`]).
-    pub fn emit(&self, event: PresenceEvent) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.emit(event);
-        }
-    }
-
-    /// Sends [`PresenceEvent::Resync`] to every subscribed topic: events
-    /// may have been missed.
-    pub fn resync(&self) {
-        if let Some(inner) = self.inner.upgrade() {
-            for topic in inner.subscribed_topics() {
-                inner.emit(PresenceEvent::Resync { topic });
-            }
-        }
-    }
-
-    /// The topics that have subscribers on this node.
-    pub fn subscribed_topics(&self) -> Vec<String> {
-        self.inner
-            .upgrade()
-            .map(|inner| inner.subscribed_topics())
-            .unwrap_or_default()
-    }
-
-    /// Every entry this node tracks, with its topic.
-    pub fn local_entries(&self) -> Vec<(String, PresenceEntry)> {
-        self.inner
-            .upgrade()
-            .map(|inner| inner.all_local())
-            .unwrap_or_default()
-    }
-}
-
-impl fmt::Debug for PresenceHub {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PresenceHub")
-            .field("node", &self.node)
-            .field("closed", &self.is_closed())
-            .finish()
     }
 }
 

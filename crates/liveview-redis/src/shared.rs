@@ -1,0 +1,60 @@
+//! What a Redis layer's handle and its background tasks share, and the
+//! messages the handle sends to those tasks.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Duration;
+
+use liveview::layer::{Frame, LocalHub, NodeId};
+use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::config::RedisConfig;
+use crate::link::PresenceHook;
+use crate::names::Names;
+
+/// What the layer's handles and tasks share.
+pub(crate) struct Shared {
+    pub(crate) hub: LocalHub,
+    pub(crate) names: Names,
+    /// This layer's node: the node of its connections' ids, and the origin
+    /// tag of its messages (so that it skips its own echo).
+    pub(crate) node: NodeId,
+    pub(crate) manager: ConnectionManager,
+    pub(crate) client: redis::Client,
+    pub(crate) control: mpsc::UnboundedSender<Control>,
+    pub(crate) outbound: mpsc::Sender<Outbound>,
+    pub(crate) presence: OnceLock<Arc<dyn PresenceHook>>,
+    pub(crate) connected: AtomicBool,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) replayed: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) config: RedisConfig,
+}
+
+impl Shared {
+    pub(crate) fn config_op_timeout(&self) -> Duration {
+        self.config.op_timeout
+    }
+}
+
+/// A message for the publisher task.
+pub(crate) struct Outbound {
+    pub(crate) stream: String,
+    pub(crate) channel: String,
+    /// `-` for a group, the connection id for a direct send.
+    pub(crate) target: String,
+    pub(crate) frame: Frame,
+    pub(crate) queued: Instant,
+}
+
+/// A request to the subscriber task.
+pub(crate) enum Control {
+    /// Group membership changed on this node: subscribe or unsubscribe as
+    /// the hub now says; answer once done.
+    Sync(Arc<str>, Option<oneshot::Sender<()>>),
+    /// Presence was enabled: subscribe to its channel.
+    Presence,
+}

@@ -1,0 +1,171 @@
+//! A simulated connection for the checks: a mailbox attached straight to
+//! the layer, and what it may or may not receive.
+
+use std::time::Duration;
+
+use super::{ConformanceError, PATIENCE, QUEUE, fail};
+use crate::layer::{ChannelLayer, ConnId, Frame, Mailbox, MailboxReceiver, Outgoing, SendError};
+
+/// A simulated connection: a mailbox attached to one node.
+pub(super) struct Probe {
+    pub(super) id: ConnId,
+    rx: MailboxReceiver,
+    /// Keeps the queue open after a detach, so that a frame delivered to a
+    /// detached connection would be seen rather than lost.
+    _keep: Mailbox,
+}
+
+impl Probe {
+    pub(super) fn attach<L: ChannelLayer>(layer: &L) -> Probe {
+        Probe::attach_as(layer, ConnId::next(layer.node()))
+    }
+
+    pub(super) fn attach_as<L: ChannelLayer>(layer: &L, id: ConnId) -> Probe {
+        let (mailbox, rx) = Mailbox::new(QUEUE);
+        layer.attach(id, mailbox.clone());
+        Probe {
+            id,
+            rx,
+            _keep: mailbox,
+        }
+    }
+
+    pub(super) async fn next(
+        &mut self,
+        check: &'static str,
+        waiting_for: &str,
+    ) -> Result<String, ConformanceError> {
+        match tokio::time::timeout(PATIENCE, self.rx.recv()).await {
+            Ok(Some(Outgoing::Frame(frame))) => Ok(frame.as_str().to_owned()),
+            Ok(Some(Outgoing::Overflow)) => Err(fail(
+                check,
+                format!(
+                    "connection {} overflowed waiting for {waiting_for}",
+                    self.id
+                ),
+            )),
+            Ok(None) => Err(fail(
+                check,
+                format!(
+                    "connection {}: queue closed waiting for {waiting_for}",
+                    self.id
+                ),
+            )),
+            Err(_) => Err(fail(
+                check,
+                format!(
+                    "connection {} (node {}) did not get {waiting_for} within {PATIENCE:?}",
+                    self.id,
+                    self.id.node()
+                ),
+            )),
+        }
+    }
+
+    pub(super) async fn expect(
+        &mut self,
+        check: &'static str,
+        frame: &Frame,
+    ) -> Result<(), ConformanceError> {
+        let got = self.next(check, frame.as_str()).await?;
+        if got == frame.as_str() {
+            Ok(())
+        } else {
+            Err(fail(
+                check,
+                format!(
+                    "connection {} (node {}) got {got} instead of {}",
+                    self.id,
+                    self.id.node(),
+                    frame.as_str()
+                ),
+            ))
+        }
+    }
+
+    pub(super) async fn expect_silence(
+        &mut self,
+        check: &'static str,
+        wait: Duration,
+        why: &str,
+    ) -> Result<(), ConformanceError> {
+        match tokio::time::timeout(wait, self.rx.recv()).await {
+            Err(_) | Ok(None) => Ok(()),
+            Ok(Some(Outgoing::Frame(frame))) => Err(fail(
+                check,
+                format!(
+                    "connection {} (node {}) got {} but {why}",
+                    self.id,
+                    self.id.node(),
+                    frame.as_str()
+                ),
+            )),
+            Ok(Some(Outgoing::Overflow)) => Err(fail(
+                check,
+                format!("connection {} overflowed but {why}", self.id),
+            )),
+        }
+    }
+}
+
+pub(super) fn frame(check: &str, label: &str, from: usize, n: u64) -> Frame {
+    Frame::from_json_text(format!(
+        "{{\"check\":\"{check}\",\"label\":\"{label}\",\"from\":{from},\"n\":{n}}}"
+    ))
+}
+
+pub(super) fn unexpected(check: &'static str, what: &str, err: &SendError) -> ConformanceError {
+    fail(check, format!("{what} failed: {err}"))
+}
+
+pub(super) async fn join<L: ChannelLayer>(
+    check: &'static str,
+    layer: &L,
+    group: &str,
+    probe: &Probe,
+) -> Result<(), ConformanceError> {
+    layer
+        .group_add(group, probe.id)
+        .await
+        .map_err(|e| unexpected(check, &format!("group_add({group:?})"), &e))
+}
+
+pub(super) async fn group_send<L: ChannelLayer>(
+    check: &'static str,
+    layer: &L,
+    group: &str,
+    frame: &Frame,
+) -> Result<(), ConformanceError> {
+    layer
+        .group_send(group, frame.clone())
+        .await
+        .map_err(|e| unexpected(check, &format!("group_send({group:?})"), &e))
+}
+
+pub(super) async fn detach_all<L: ChannelLayer>(nodes: &[L], probes: &[(usize, &Probe)]) {
+    for (node, probe) in probes {
+        if let Some(layer) = nodes.get(*node) {
+            layer.detach(probe.id).await;
+        }
+    }
+}
+
+pub(super) fn parse_numbered(
+    check: &'static str,
+    text: &str,
+) -> Result<(usize, u64), ConformanceError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        fail(
+            check,
+            format!("a frame that is not the suite's JSON ({e}): {text}"),
+        )
+    })?;
+    let from = value["from"].as_u64().and_then(|f| usize::try_from(f).ok());
+    match (from, value["n"].as_u64()) {
+        (Some(from), Some(n)) if value["check"] == check => Ok((from, n)),
+        _ => Err(fail(
+            check,
+            format!("a frame that is not this check's: {text}"),
+        )),
+    }
+}
