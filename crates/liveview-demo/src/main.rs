@@ -69,13 +69,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => format!("redis {}", without_password(url)),
         None => "in-memory".to_owned(),
     };
+    // Before the address is logged: whoever reads it may stop us at once.
+    let shutdown = lv.shutdown_on(liveview::shutdown_signal());
     tracing::info!(db = %args.db.display(), %layer, "liveview demo on http://{addr}/ (Ctrl-C to stop)");
-    let shutdown = lv.shutdown_on(async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(%err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    });
     axum::serve(liveview::no_delay(listener), router)
         .with_graceful_shutdown(shutdown)
         .await?;

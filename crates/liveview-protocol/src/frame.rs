@@ -35,6 +35,9 @@ pub enum ErrorCode {
     UploadRejected,
     /// An upload failed while its chunks arrived; it was dropped.
     UploadFailed,
+    /// The answer was larger than the server's outgoing frame limit; it was
+    /// dropped and this error sent instead.
+    ReplyTooLarge,
 }
 
 impl ErrorCode {
@@ -53,6 +56,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::UploadRejected => "upload_rejected",
             ErrorCode::UploadFailed => "upload_failed",
+            ErrorCode::ReplyTooLarge => "reply_too_large",
         }
     }
 }

@@ -35,17 +35,21 @@ use crate::layer::{ChannelLayer, ConnId, Frame};
 #[derive(Clone)]
 pub struct Channels {
     layer: Arc<dyn ChannelLayer>,
+    /// `Limits::max_outgoing_frame_bytes`.
+    max_frame: usize,
 }
 
 impl Channels {
-    pub(crate) fn new(layer: Arc<dyn ChannelLayer>) -> Self {
-        Channels { layer }
+    pub(crate) fn new(layer: Arc<dyn ChannelLayer>, max_frame: usize) -> Self {
+        Channels { layer, max_frame }
     }
 
     /// Sends a patch to every connection.
     ///
     /// # Errors
-    /// When the channel layer's backend fails.
+    /// When the channel layer's backend fails, or the patch is larger than
+    /// `Limits::max_outgoing_frame_bytes` ([`SendError::TooLarge`]: sent to
+    /// nobody).
     pub async fn broadcast(&self, patch: Patch) -> Result<(), SendError> {
         self.group_send(BROADCAST_GROUP, patch).await
     }
@@ -53,23 +57,46 @@ impl Channels {
     /// Sends a patch to every member of a group.
     ///
     /// # Errors
-    /// When the channel layer's backend fails.
+    /// When the channel layer's backend fails, or the patch is too large
+    /// ([`SendError::TooLarge`]).
     pub async fn group_send(&self, group: &str, patch: Patch) -> Result<(), SendError> {
-        self.layer.group_send(group, Frame::patch(&patch)).await
+        let frame = push_frame(&patch, self.max_frame)?;
+        self.layer.group_send(group, frame).await
     }
 
     /// Sends a patch to one connection.
     ///
     /// # Errors
-    /// [`SendError::Closed`] when that connection is gone.
+    /// [`SendError::Closed`] when that connection is gone,
+    /// [`SendError::TooLarge`] when the patch is too large.
     pub async fn send_to(&self, conn: ConnId, patch: Patch) -> Result<(), SendError> {
-        self.layer.send(conn, Frame::patch(&patch)).await
+        let frame = push_frame(&patch, self.max_frame)?;
+        self.layer.send(conn, frame).await
     }
 
     /// The number of connections open on this node.
     pub fn local_connections(&self) -> usize {
         self.layer.local_connections()
     }
+}
+
+/// Encodes a pushed patch, once however many receive it, and refuses it
+/// when it is over `limit` (`Limits::max_outgoing_frame_bytes`): measured
+/// here, once per push, rather than by each recipient. A frame that large
+/// would not be written, and would cost every recipient's write buffer.
+pub(crate) fn push_frame(patch: &Patch, limit: usize) -> Result<Frame, SendError> {
+    let frame = Frame::patch(patch);
+    let size = frame.as_str().len();
+    if size > limit {
+        tracing::error!(
+            size,
+            limit,
+            target = patch.target.as_deref(),
+            "liveview: pushed patch over max_outgoing_frame_bytes, dropped"
+        );
+        return Err(SendError::TooLarge { size, limit });
+    }
+    Ok(frame)
 }
 
 impl fmt::Debug for Channels {

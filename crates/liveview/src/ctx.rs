@@ -10,9 +10,9 @@ use http::request::Parts;
 use liveview_protocol::{BROADCAST_GROUP, Patch};
 use serde::Serialize;
 
-use crate::channels::Channels;
+use crate::channels::{Channels, push_frame};
 use crate::layer::SendError;
-use crate::layer::{ConnId, Frame, Mailbox};
+use crate::layer::{ConnId, Mailbox};
 use crate::services::Services;
 use crate::templates::TemplateError;
 use crate::upload::UploadProgress;
@@ -131,9 +131,13 @@ impl Ctx {
     /// Works from spawned tasks for as long as the connection is open.
     ///
     /// # Errors
-    /// [`SendError::Closed`] once the connection has closed.
+    /// [`SendError::Closed`] once the connection has closed,
+    /// [`SendError::TooLarge`] when the patch is larger than
+    /// `Limits::max_outgoing_frame_bytes` (it is dropped; the connection
+    /// stays open).
     pub fn send(&self, patch: Patch) -> Result<(), SendError> {
-        if self.conn.mailbox.deliver(Frame::patch(&patch)) {
+        let frame = push_frame(&patch, self.services.max_outgoing_frame_bytes)?;
+        if self.conn.mailbox.deliver(frame) {
             Ok(())
         } else {
             Err(SendError::Closed)
@@ -156,20 +160,21 @@ impl Ctx {
     /// Sends a patch to every member of a group (a room is a group).
     ///
     /// # Errors
-    /// When the channel layer's backend fails.
+    /// When the channel layer's backend fails, or the patch is too large
+    /// ([`SendError::TooLarge`]: sent to nobody).
     pub async fn group_send(&self, group: &str, patch: Patch) -> Result<(), SendError> {
-        self.services
-            .layer
-            .group_send(group, Frame::patch(&patch))
-            .await
+        let frame = push_frame(&patch, self.services.max_outgoing_frame_bytes)?;
+        self.services.layer.group_send(group, frame).await
     }
 
     /// Sends a patch to another connection, by id.
     ///
     /// # Errors
-    /// [`SendError::Closed`] when that connection is gone.
+    /// [`SendError::Closed`] when that connection is gone,
+    /// [`SendError::TooLarge`] when the patch is too large.
     pub async fn send_to(&self, conn: ConnId, patch: Patch) -> Result<(), SendError> {
-        self.services.layer.send(conn, Frame::patch(&patch)).await
+        let frame = push_frame(&patch, self.services.max_outgoing_frame_bytes)?;
+        self.services.layer.send(conn, frame).await
     }
 
     /// Adds this connection to a group; it leaves it when it closes.
@@ -190,7 +195,10 @@ impl Ctx {
 
     /// A handle to send to connections and groups from anywhere.
     pub fn channels(&self) -> Channels {
-        Channels::new(Arc::clone(&self.services.layer))
+        Channels::new(
+            Arc::clone(&self.services.layer),
+            self.services.max_outgoing_frame_bytes,
+        )
     }
 
     /// Renders a template of the app's template directory with HTML

@@ -27,6 +27,7 @@ pub struct Limits {
     pub(crate) idle_timeout: Duration,
     pub(crate) read_buffer_bytes: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) max_outgoing_frame_bytes: usize,
 }
 
 impl Default for Limits {
@@ -42,6 +43,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(75),
             read_buffer_bytes: 1024,
             write_timeout: Duration::from_secs(10),
+            max_outgoing_frame_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -52,6 +54,20 @@ impl Limits {
     #[must_use]
     pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
         self.max_frame_bytes = bytes.max(256);
+        self
+    }
+
+    /// Largest frame the server sends (default 16 MiB), as JSON text.
+    ///
+    /// An answer over it is replaced by a `reply_too_large` error frame to
+    /// the event's sender, naming the function and the size; a pushed patch
+    /// over it (`ctx.send`, a group send, a broadcast) is dropped, logged,
+    /// and reported to the sender as [`SendError::TooLarge`](crate::layer::SendError::TooLarge).
+    /// Nobody is disconnected. Every connection's write buffer may grow to
+    /// this size (plus 16 KiB) while such a frame is written.
+    #[must_use]
+    pub fn max_outgoing_frame_bytes(mut self, bytes: usize) -> Self {
+        self.max_outgoing_frame_bytes = bytes.max(1024);
         self
     }
 

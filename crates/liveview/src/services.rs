@@ -18,6 +18,8 @@ pub(crate) struct Services {
     pub(crate) templates: Templates,
     pub(crate) states: StateMap,
     pub(crate) debug: bool,
+    /// `Limits::max_outgoing_frame_bytes`, for pushes.
+    pub(crate) max_outgoing_frame_bytes: usize,
 }
 
 /// Application states by type.

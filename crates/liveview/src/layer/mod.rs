@@ -60,6 +60,15 @@ pub enum SendError {
     /// The channel layer's backend (for example Redis) failed.
     #[error("channel layer backend failed: {0}")]
     Backend(String),
+    /// The frame is larger than `Limits::max_outgoing_frame_bytes`; it was
+    /// dropped and sent to nobody.
+    #[error("frame of {size} bytes over the limit of {limit} bytes: dropped")]
+    TooLarge {
+        /// The frame's size, bytes of JSON text.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// The id of one node of a cluster: one channel layer instance.

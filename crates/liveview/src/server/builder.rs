@@ -291,6 +291,7 @@ impl LiveViewBuilder {
             templates: templates.build(),
             states: self.states,
             debug: self.debug,
+            max_outgoing_frame_bytes: self.limits.max_outgoing_frame_bytes,
         };
         let app = App {
             handlers,

@@ -1,5 +1,6 @@
 //! How many connections are open, and shutting them down.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -76,6 +77,63 @@ impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         if self.0.connections.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.drained.notify_waiters();
+        }
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on unix, SIGTERM: what process
+/// managers (systemd, Docker, Kubernetes) send to stop a server. Give it to
+/// [`LiveView::shutdown_on`](crate::LiveView::shutdown_on):
+///
+/// ```no_run
+/// # async fn run(lv: liveview::LiveView, app: axum::Router) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+/// axum::serve(liveview::no_delay(listener), app)
+///     .with_graceful_shutdown(lv.shutdown_on(liveview::shutdown_signal()))
+///     .await
+/// # }
+/// ```
+///
+/// Call it inside the tokio runtime, before the server starts: the signal
+/// handlers are installed by the call, not when the future is first polled,
+/// so a signal that arrives in between is not lost (the default action of
+/// SIGTERM would end the process without closing its pages). A handler
+/// that cannot be installed is logged, and that signal is not waited for.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind: SignalKind, name: &'static str| match signal(kind) {
+            Ok(stream) => Some(stream),
+            Err(err) => {
+                tracing::error!(%err, signal = name, "liveview: cannot listen for a signal");
+                None
+            }
+        };
+        let interrupt = install(SignalKind::interrupt(), "SIGINT");
+        let terminate = install(SignalKind::terminate(), "SIGTERM");
+        async move {
+            let wait = |stream: Option<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Some(mut stream) => {
+                        stream.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => tracing::info!("liveview: SIGINT received"),
+                () = wait(terminate) => tracing::info!("liveview: SIGTERM received"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            if let Err(err) = tokio::signal::ctrl_c().await {
+                tracing::error!(%err, "liveview: cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use axum::Router;
 use axum::routing::get;
 
 pub use builder::LiveViewBuilder;
+pub use lifecycle::shutdown_signal;
 pub use upgrade::no_delay;
 
 use self::lifecycle::Lifecycle;
@@ -53,7 +54,7 @@ struct Server {
 ///     .merge(lv.router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 /// axum::serve(liveview::no_delay(listener), app)
-///     .with_graceful_shutdown(lv.shutdown_on(async { let _ = tokio::signal::ctrl_c().await; }))
+///     .with_graceful_shutdown(lv.shutdown_on(liveview::shutdown_signal()))
 ///     .await?;
 /// # Ok(()) }
 /// ```
@@ -81,7 +82,11 @@ impl LiveView {
 
     /// A handle to push patches from any task.
     pub fn channels(&self) -> Channels {
-        Channels::new(Arc::clone(&self.server.app.services.layer))
+        let services = &self.server.app.services;
+        Channels::new(
+            Arc::clone(&services.layer),
+            services.max_outgoing_frame_bytes,
+        )
     }
 
     /// The app's templates (to render full pages over plain HTTP too).
@@ -113,7 +118,8 @@ impl LiveView {
 
     /// A future for `axum::serve(..).with_graceful_shutdown(..)`: waits for
     /// `signal`, then [`shutdown`](Self::shutdown)s and
-    /// [`drain`](Self::drain)s (up to 10 s).
+    /// [`drain`](Self::drain)s (up to 10 s). For Ctrl-C and SIGTERM, give it
+    /// [`shutdown_signal()`](crate::shutdown_signal).
     pub fn shutdown_on<F>(&self, signal: F) -> impl Future<Output = ()> + Send + 'static
     where
         F: Future<Output = ()> + Send + 'static,

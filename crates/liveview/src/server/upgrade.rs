@@ -58,7 +58,7 @@ pub(super) async fn upgrade(
         // Frames are buffered until the socket task flushes a batch: one
         // write (and one TCP segment) for an answer and what preceded it.
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_write_buffer_size(limits.max_frame_bytes.max(1 << 20) * 4)
+        .max_write_buffer_size(max_write_buffer(limits))
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
         .on_upgrade(move |socket| socket::run(socket, app, accepted, guard))
@@ -92,6 +92,20 @@ pub fn no_delay(
 /// Frames written before a flush forces them out; the socket task flushes
 /// after every batch, so this only bounds how much a batch holds.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The most tungstenite may buffer before it refuses a write
+/// (`WriteBufferFull`): room for the largest frame the server sends (its
+/// header included) on top of a batch of smaller ones, so that any frame
+/// within `Limits::max_outgoing_frame_bytes` is written. The buffer only
+/// grows this far while such a frame is written.
+fn max_write_buffer(limits: &crate::limits::Limits) -> usize {
+    /// A frame header is at most 14 bytes; a close frame at most 127.
+    const OVERHEAD: usize = 1024;
+    limits
+        .max_outgoing_frame_bytes
+        .saturating_add(WRITE_BUFFER_BYTES * 2)
+        .saturating_add(OVERHEAD)
+}
 
 /// The request head, copied out of hyper's read buffer.
 ///

@@ -191,8 +191,20 @@ impl Session {
         match self.outcome(function, completion) {
             Ok(reply) => {
                 let patches = reply.into_patches();
+                let limit = self.app.limits.max_outgoing_frame_bytes;
                 for frame in self.dialect.reply(&patches, reference) {
-                    self.writer.feed(frame.to_json().into()).await?;
+                    let json = frame.to_json();
+                    if json.len() > limit {
+                        // A legacy client has had the patches before this
+                        // one (one frame each); a v1 answer is one frame.
+                        let refusal =
+                            Refusal::reply_too_large(self.ctx.id(), function, json.len(), limit);
+                        return self
+                            .writer
+                            .write(refusal.frame(Some(function), reference))
+                            .await;
+                    }
+                    self.writer.feed(json.into()).await?;
                 }
                 self.writer.flush().await
             }

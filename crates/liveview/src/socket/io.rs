@@ -12,6 +12,8 @@ use crate::layer::ConnId;
 /// RFC 6455 close codes the server uses.
 pub(super) mod close {
     pub(in crate::socket) const GOING_AWAY: u16 = 1001;
+    pub(in crate::socket) const PROTOCOL_ERROR: u16 = 1002;
+    pub(in crate::socket) const INVALID_PAYLOAD: u16 = 1007;
     pub(in crate::socket) const POLICY: u16 = 1008;
     pub(in crate::socket) const TOO_BIG: u16 = 1009;
     pub(in crate::socket) const INTERNAL: u16 = 1011;
@@ -76,6 +78,12 @@ impl Writer {
 
 /// Socket writes give up after the write timeout: a client that stops
 /// reading must not hold its task, and its memory, forever.
+///
+/// A timed-out write ends the connection with 1013, like a full outgoing
+/// queue. The close frame goes behind what is still buffered and gets its
+/// own write timeout: a client that reads again within it receives the
+/// frames, then the close; one that never reads again cannot receive
+/// anything, and sees TCP close after twice the write timeout.
 async fn timed<F>(timeout: Duration, write: F) -> Step
 where
     F: Future<Output = Result<(), axum::Error>>,
@@ -87,8 +95,11 @@ where
             Err(End::Gone)
         }
         Err(_) => {
-            tracing::warn!("liveview: write timed out, dropping the connection");
-            Err(End::Gone)
+            tracing::warn!(
+                ?timeout,
+                "liveview: write timed out, closing the connection"
+            );
+            Err(End::Close(close::TRY_AGAIN_LATER, "too slow to receive"))
         }
     }
 }
@@ -99,16 +110,33 @@ pub(super) fn overflowed(id: ConnId) -> End {
     End::Close(close::TRY_AGAIN_LATER, "too slow to receive")
 }
 
-/// What to do after the socket failed to read.
+/// What to do after the socket failed to read: the RFC 6455 close code of
+/// the client's fault, or nothing to say to a socket that is gone.
 pub(super) fn read_error(err: &axum::Error) -> End {
-    let too_big = std::error::Error::source(err)
-        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-    if too_big {
-        tracing::debug!(%err, "liveview: message over the frame size limit");
-        End::Close(close::TOO_BIG, "message too big")
-    } else {
-        tracing::debug!(%err, "liveview: socket error");
-        End::Gone
+    use tungstenite::error::ProtocolError;
+    let source =
+        std::error::Error::source(err).and_then(|s| s.downcast_ref::<tungstenite::Error>());
+    match source {
+        Some(tungstenite::Error::Capacity(_)) => {
+            tracing::debug!(%err, "liveview: message over the frame size limit");
+            End::Close(close::TOO_BIG, "message too big")
+        }
+        Some(tungstenite::Error::Utf8(_)) => {
+            tracing::debug!(%err, "liveview: text frame that is not UTF-8");
+            End::Close(close::INVALID_PAYLOAD, "invalid UTF-8")
+        }
+        // The peer dropped TCP: nobody to tell.
+        Some(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
+            tracing::debug!(%err, "liveview: socket reset");
+            End::Gone
+        }
+        Some(tungstenite::Error::Protocol(_)) => {
+            tracing::debug!(%err, "liveview: protocol violation");
+            End::Close(close::PROTOCOL_ERROR, "protocol error")
+        }
+        _ => {
+            tracing::debug!(%err, "liveview: socket error");
+            End::Gone
+        }
     }
 }

@@ -25,7 +25,7 @@ use axum::extract::ws::{Message, WebSocket};
 use http::request::Parts;
 use liveview_protocol::{BROADCAST_GROUP, Dialect};
 use tokio::sync::watch;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use self::dispatch::InFlight;
 use self::io::{End, Step, Writer, close, overflowed, read_error};
@@ -129,9 +129,12 @@ impl Session {
         // list, and every connection woken by a broadcast would contend on it.
         let shutdown = shutdown.changed();
         tokio::pin!(shutdown);
-        let ping_every = self.app.limits.ping_interval;
-        let mut liveness = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-        liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // One timer, re-armed only when it fires (a frame from the client
+        // just moves `last_seen`): it wakes at the next ping or at the idle
+        // deadline, whichever comes first, so a silent connection is reaped
+        // at `idle_timeout`, not on the first tick after it.
+        let liveness = tokio::time::sleep_until(self.next_liveness_check());
+        tokio::pin!(liveness);
         loop {
             let step = tokio::select! {
                 biased;
@@ -151,11 +154,21 @@ impl Session {
                         Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
                         Some(Ok(Message::Binary(chunk))) => Box::pin(self.on_chunk(&chunk)).await,
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                        Some(Ok(Message::Close(_))) | None => Err(End::Gone),
+                        // tungstenite has queued its answer (the same code,
+                        // or 1002 for a code not allowed on the wire).
+                        Some(Ok(Message::Close(_))) => {
+                            let _ = self.writer.flush().await;
+                            Err(End::Gone)
+                        }
+                        None => Err(End::Gone),
                         Some(Err(err)) => Err(read_error(&err)),
                     }
                 }
-                _ = liveness.tick() => self.on_tick(ping_every).await,
+                () = &mut liveness => {
+                    let step = self.on_tick().await;
+                    liveness.as_mut().reset(self.next_liveness_check());
+                    step
+                }
             };
             if let Err(end) = step {
                 return end;
@@ -169,16 +182,31 @@ impl Session {
         text: axum::extract::ws::Utf8Bytes,
         outbox: &mut MailboxReceiver,
     ) -> Step {
-        self.writer.feed(text).await?;
+        self.feed_pushed(text).await?;
         self.feed_queued(outbox).await?;
         self.writer.flush().await
+    }
+
+    /// Buffers a pushed frame, unless it is over the outgoing limit.
+    ///
+    /// `Ctx` and `Channels` refuse such a frame before it reaches any
+    /// mailbox; one gets here only from another node with a larger limit,
+    /// or a third-party layer. Written, it would fail (the write buffer is
+    /// sized for the limit) and drop the connection.
+    async fn feed_pushed(&mut self, text: axum::extract::ws::Utf8Bytes) -> Step {
+        let limit = self.app.limits.max_outgoing_frame_bytes;
+        if text.len() > limit {
+            tracing::warn!(id = %self.ctx.id(), size = text.len(), limit, "liveview: pushed frame over max_outgoing_frame_bytes, dropped");
+            return Ok(());
+        }
+        self.writer.feed(text).await
     }
 
     /// Buffers the frames already queued (a batch at most) without flushing.
     async fn feed_queued(&mut self, outbox: &mut MailboxReceiver) -> Step {
         for _ in 0..WRITE_BATCH {
             match outbox.try_recv() {
-                Some(Outgoing::Frame(frame)) => self.writer.feed(frame.into_inner()).await?,
+                Some(Outgoing::Frame(frame)) => self.feed_pushed(frame.into_inner()).await?,
                 Some(Outgoing::Overflow) => return Err(overflowed(self.ctx.id())),
                 None => break,
             }
@@ -187,15 +215,36 @@ impl Session {
     }
 
     /// Pings a connection silent for a while; closes one silent too long.
-    async fn on_tick(&mut self, ping_every: Duration) -> Step {
+    async fn on_tick(&mut self) -> Step {
+        let limits = &self.app.limits;
         let silent = self.last_seen.elapsed();
-        if silent >= self.app.limits.idle_timeout {
+        if silent >= limits.idle_timeout {
             tracing::debug!(id = %self.ctx.id(), ?silent, "liveview: reaping idle connection");
             return Err(End::Close(close::GOING_AWAY, "idle timeout"));
         }
-        if silent >= ping_every.saturating_sub(Duration::from_millis(5)) {
+        if silent
+            >= limits
+                .ping_interval
+                .saturating_sub(Duration::from_millis(5))
+        {
             self.writer.send(Message::Ping(bytes::Bytes::new())).await?;
         }
         Ok(())
+    }
+
+    /// When the liveness timer fires next: when the connection will have
+    /// been silent for a ping interval (or a ping interval from now, when it
+    /// already has been and was just pinged), or at the idle deadline if
+    /// that is sooner.
+    fn next_liveness_check(&self) -> Instant {
+        let limits = &self.app.limits;
+        let now = Instant::now();
+        let quiet = self.last_seen + limits.ping_interval;
+        let ping = if quiet > now {
+            quiet
+        } else {
+            now + limits.ping_interval
+        };
+        ping.min(self.last_seen + limits.idle_timeout)
     }
 }

@@ -100,6 +100,17 @@ impl Refusal {
         )
     }
 
+    /// The answer's frame is over `Limits::max_outgoing_frame_bytes`: the
+    /// caller is told, rather than the frame failing to write and the
+    /// connection dropping.
+    pub(super) fn reply_too_large(id: ConnId, function: &str, size: usize, limit: usize) -> Self {
+        tracing::error!(%id, function, size, limit, "liveview: answer over max_outgoing_frame_bytes, dropped");
+        Refusal::new(
+            ErrorCode::ReplyTooLarge,
+            format!("the answer of '{function}' ({size} bytes) is over the limit of {limit} bytes"),
+        )
+    }
+
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Refusal {
             code,
