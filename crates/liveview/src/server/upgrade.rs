@@ -28,8 +28,11 @@ pub(super) async fn upgrade(
     if !valid_room(&room) {
         return (StatusCode::BAD_REQUEST, "invalid room id").into_response();
     }
-    if !server.origins.allows(&parts.headers) {
-        tracing::warn!(origin = ?parts.headers.get(header::ORIGIN), "liveview: refused a WebSocket from a foreign origin");
+    if !server
+        .origins
+        .allows(&parts.headers, parts.uri.scheme_str())
+    {
+        tracing::warn!(origin = ?parts.headers.get_all(header::ORIGIN), "liveview: refused a WebSocket from a foreign origin");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     if server.lifecycle.is_shutting_down() {
