@@ -76,7 +76,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             std::future::pending::<()>().await;
         }
     });
-    axum::serve(liveview::no_delay(listener), router)
+    liveview::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     // Goodbye: with Redis, the other nodes drop this node's visitors now,

@@ -3,6 +3,7 @@
 mod builder;
 mod lifecycle;
 mod origin;
+mod serve;
 mod upgrade;
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use axum::Router;
 use axum::routing::get;
 
 pub use builder::LiveViewBuilder;
+pub use serve::{Serve, serve};
 pub use upgrade::no_delay;
 
 use self::lifecycle::Lifecycle;
@@ -52,7 +54,7 @@ struct Server {
 ///     .route("/", get(move || async move { Html(page.render("index.html", ()).unwrap_or_default()) }))
 ///     .merge(lv.router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-/// axum::serve(liveview::no_delay(listener), app)
+/// liveview::serve(listener, app)
 ///     .with_graceful_shutdown(lv.shutdown_on(async { let _ = tokio::signal::ctrl_c().await; }))
 ///     .await?;
 /// # Ok(()) }
