@@ -72,7 +72,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Before the address is logged: whoever reads it may stop us at once.
     let shutdown = lv.shutdown_on(liveview::shutdown_signal());
     tracing::info!(db = %args.db.display(), %layer, "liveview demo on http://{addr}/ (Ctrl-C to stop)");
-    axum::serve(liveview::no_delay(listener), router)
+    liveview::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     // Goodbye: with Redis, the other nodes drop this node's visitors now,

@@ -297,18 +297,14 @@ impl Page {
     }
 }
 
-/// Serves `app` on a free loopback port in a background task, with
-/// `TCP_NODELAY` as `liveview::no_delay` sets it; returns the address.
+/// Serves `app` on a free loopback port in a background task with
+/// `liveview::serve` (as apps are told to); returns the address.
 pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
-    use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free loopback port");
     let addr = listener.local_addr().expect("local address");
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    tokio::spawn(async move { liveview::serve(listener, app).await.expect("serve") });
     addr
 }
 

@@ -91,7 +91,7 @@ impl App {
             .merge(self.lv.router());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(liveview::no_delay(listener), router)
+            liveview::serve(listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.await;
                 })

@@ -402,4 +402,58 @@ mod tests {
         let back: Value = from_value(&value).unwrap();
         assert_eq!(back, value);
     }
+
+    /// Any JSON a client can put in `form` or `data`: nested, of every kind.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "(on|off|true|1|0|-3|4.5|1e309|free|pro|)".prop_map(Value::String),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever the client sends, extraction answers Ok or an error
+        /// naming a field: it never panics.
+        #[test]
+        fn any_fields_deserialize_or_are_refused(
+            fields in proptest::collection::btree_map(
+                "(name|age|score|subscribe|tags|nickname|plan|ids|other)",
+                json_value(),
+                0..9,
+            )
+        ) {
+            let map: Map<String, Value> = fields.into_iter().collect();
+            let _ = from_map::<Signup>(&map);
+            let _ = from_map::<std::collections::HashMap<String, Option<u8>>>(&map);
+            let _ = from_map::<Vec<bool>>(&map);
+        }
+
+        /// A number sent as a browser string arrives as the number.
+        #[test]
+        fn numeric_strings_parse(
+            age in proptest::prelude::any::<u32>(),
+            id in proptest::prelude::any::<i64>(),
+        ) {
+            let map = json!({"age": age.to_string(), "id": [id.to_string()]});
+            let map = map.as_object().unwrap();
+            #[derive(Deserialize)]
+            struct Numbers { age: u32, id: Vec<i64> }
+            let numbers: Numbers = from_map(map).unwrap();
+            proptest::prop_assert_eq!((numbers.age, numbers.id), (age, vec![id]));
+        }
+    }
 }

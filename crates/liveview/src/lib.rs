@@ -110,7 +110,7 @@ pub use extract::typed::{Data, Form, State};
 pub use handler::Handler;
 pub use limits::Limits;
 pub use reply::{IntoReply, Reply};
-pub use server::{LiveView, LiveViewBuilder, no_delay, shutdown_signal};
+pub use server::{LiveView, LiveViewBuilder, Serve, no_delay, serve, shutdown_signal};
 pub use upload::file::Uploads;
 
 pub use liveview_macros::handler;

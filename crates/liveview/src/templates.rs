@@ -129,9 +129,9 @@ fn script_tag() -> Value {
 /// A new unguessable room id: 32 hex digits of a random (v4) UUID.
 ///
 /// ```
-/// let room = liveview::new_room_id();
+/// let room = liveview::templates::new_room_id();
 /// assert_eq!(room.len(), 32);
-/// assert_ne!(room, liveview::new_room_id());
+/// assert_ne!(room, liveview::templates::new_room_id());
 /// ```
 pub fn new_room_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()

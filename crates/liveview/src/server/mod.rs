@@ -3,6 +3,7 @@
 mod builder;
 mod lifecycle;
 mod origin;
+mod serve;
 mod upgrade;
 
 use std::future::Future;
@@ -14,6 +15,7 @@ use axum::routing::get;
 
 pub use builder::LiveViewBuilder;
 pub use lifecycle::shutdown_signal;
+pub use serve::{Serve, serve};
 pub use upgrade::no_delay;
 
 use self::lifecycle::Lifecycle;
@@ -53,7 +55,7 @@ struct Server {
 ///     .route("/", get(move || async move { Html(page.render("index.html", ()).unwrap_or_default()) }))
 ///     .merge(lv.router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-/// axum::serve(liveview::no_delay(listener), app)
+/// liveview::serve(listener, app)
 ///     .with_graceful_shutdown(lv.shutdown_on(liveview::shutdown_signal()))
 ///     .await?;
 /// # Ok(()) }
@@ -116,7 +118,8 @@ impl LiveView {
         self.server.lifecycle.drain(timeout).await
     }
 
-    /// A future for `axum::serve(..).with_graceful_shutdown(..)`: waits for
+    /// A future for `liveview::serve(..).with_graceful_shutdown(..)` (or
+    /// axum's): waits for
     /// `signal`, then [`shutdown`](Self::shutdown)s and
     /// [`drain`](Self::drain)s (up to 10 s). For Ctrl-C and SIGTERM, give it
     /// [`shutdown_signal()`](crate::shutdown_signal).
