@@ -40,7 +40,9 @@ async fn sigterm_closes_the_pages_with_1012_and_exits_cleanly() {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
     let url = format!("ws://{addr}/ws/liveview/sigterm-test/?v=1");
-    let (mut page, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    let (mut page, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
 
     let pid = demo.id().unwrap().to_string();
     let sent = std::process::Command::new("kill")

@@ -88,7 +88,7 @@ impl Drop for ConnectionGuard {
 /// ```no_run
 /// # async fn run(lv: liveview::LiveView, app: axum::Router) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-/// axum::serve(liveview::no_delay(listener), app)
+/// liveview::serve(listener, app)
 ///     .with_graceful_shutdown(lv.shutdown_on(liveview::shutdown_signal()))
 ///     .await
 /// # }

@@ -50,7 +50,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// let app = axum::Router::new().merge(lv.router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 /// liveview::serve(listener, app)
-///     .with_graceful_shutdown(lv.shutdown_on(async { let _ = tokio::signal::ctrl_c().await; }))
+///     .with_graceful_shutdown(lv.shutdown_on(liveview::shutdown_signal()))
 ///     .await?;
 /// # Ok(()) }
 /// ```
