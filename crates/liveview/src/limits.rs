@@ -63,8 +63,11 @@ impl Limits {
     /// the event's sender, naming the function and the size; a pushed patch
     /// over it (`ctx.send`, a group send, a broadcast) is dropped, logged,
     /// and reported to the sender as [`SendError::TooLarge`](crate::layer::SendError::TooLarge).
-    /// Nobody is disconnected. Every connection's write buffer may grow to
-    /// this size (plus 16 KiB) while such a frame is written.
+    /// Nobody is disconnected. A connection's write buffer may grow to this
+    /// size (plus 33 KiB) while such a frame is written, and keeps that
+    /// capacity until it closes (tungstenite does not shrink it): a large
+    /// broadcast costs that much on every recipient. Lower it to what your
+    /// pages need.
     #[must_use]
     pub fn max_outgoing_frame_bytes(mut self, bytes: usize) -> Self {
         self.max_outgoing_frame_bytes = bytes.max(1024);
