@@ -123,6 +123,29 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): it keeps its connections and data, the
+    /// kernel still accepts bytes on its sockets, but nothing is answered
+    /// until [`thaw`](Self::thaw). What a hung or overloaded Redis looks
+    /// like to its clients.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a frozen server (SIGCONT): it then runs, in order, every
+    /// command its clients sent while it was frozen.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("redis-server is running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed: {status}");
+    }
+
     /// Starts a new, empty server on the same port.
     pub fn restart(&mut self) {
         self.kill();
