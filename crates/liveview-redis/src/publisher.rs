@@ -222,3 +222,81 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::PUBLISH_SCRIPT;
+    use liveview_e2e::redis::RedisServer;
+
+    async fn publish(conn: &mut redis::aio::MultiplexedConnection, seq: u64) -> u64 {
+        redis::Script::new(PUBLISH_SCRIPT)
+            .key("t:g:x")
+            .key("t:o:n")
+            .arg("t:0:g:x")
+            .arg("00000000000000aa")
+            .arg("-")
+            .arg(format!("{{\"n\":{seq}}}"))
+            .arg(1000)
+            .arg(60_000)
+            .arg(seq)
+            .arg(60_000)
+            .invoke_async(conn)
+            .await
+            .unwrap()
+    }
+
+    async fn fence(conn: &mut redis::aio::MultiplexedConnection, base: u64, upto: u64) -> u64 {
+        redis::Script::new(PUBLISH_SCRIPT)
+            .key("t:o:n")
+            .arg(base)
+            .arg(upto)
+            .arg(60_000)
+            .invoke_async(conn)
+            .await
+            .unwrap()
+    }
+
+    async fn stream_len(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+        redis::cmd("XLEN")
+            .arg("t:g:x")
+            .query_async(conn)
+            .await
+            .unwrap()
+    }
+
+    /// What a frozen Redis does with a pipeline the publisher sent again:
+    /// it runs every copy when it resumes. Each message must run once.
+    #[tokio::test]
+    async fn copies_of_a_message_run_once_and_a_fence_counts_what_never_ran() {
+        let redis = RedisServer::start();
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+
+        assert_eq!(publish(&mut conn, 1).await, 1);
+        assert_eq!(publish(&mut conn, 1).await, 0, "a copy of message 1");
+        assert_eq!(stream_len(&mut conn).await, 1);
+
+        // Messages 2 to 5 are given up by the publisher (too old), but an
+        // earlier attempt had reached Redis with 2 and 3.
+        assert_eq!(publish(&mut conn, 2).await, 1);
+        assert_eq!(publish(&mut conn, 3).await, 1);
+        assert_eq!(fence(&mut conn, 1, 4).await, 1, "4 never ran");
+        assert_eq!(fence(&mut conn, 1, 4).await, 1, "a copy of the fence");
+        assert_eq!(fence(&mut conn, 1, 5).await, 2, "5 given up too");
+        assert_eq!(publish(&mut conn, 4).await, 0, "fenced: never runs");
+        assert_eq!(publish(&mut conn, 3).await, 0);
+        assert_eq!(fence(&mut conn, 0, 9).await, 0, "a stale fence");
+        assert_eq!(publish(&mut conn, 6).await, 1);
+        assert_eq!(publish(&mut conn, 6).await, 0);
+        assert_eq!(stream_len(&mut conn).await, 4, "messages 1, 2, 3 and 6");
+        assert_eq!(fence(&mut conn, 6, 8).await, 2, "a new fence: 7 and 8");
+
+        // A fresh Redis (restarted, empty) knows nothing: the next
+        // message runs, and a fence counts every number it covers.
+        let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+        assert_eq!(publish(&mut conn, 9).await, 1);
+        assert_eq!(fence(&mut conn, 9, 12).await, 3);
+    }
+}
