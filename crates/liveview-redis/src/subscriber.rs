@@ -240,7 +240,9 @@ impl Subscriber {
         for control in batch {
             let channel = match control {
                 Control::Sync(group, ack, at) => {
-                    acks.extend(ack);
+                    if let Some(ack) = ack {
+                        acks.push((Arc::clone(&group), ack));
+                    }
                     self.note_pending(&group, at);
                     if !seen.insert(Arc::clone(&group)) {
                         continue;
@@ -262,7 +264,6 @@ impl Subscriber {
             }
         }
         let op = self.shared.config.op_timeout;
-        let wait = crate::layer::JOIN_WAIT.min(op);
         let mut late = Vec::new();
         for chunk in subscribe.chunks(SUBSCRIBE_CHUNK) {
             timeout(op, sink.subscribe(chunk))
@@ -271,19 +272,27 @@ impl Subscriber {
                 .map_err(|e| Broken(e.to_string()))?;
             let now = self.redis_now();
             for channel in chunk {
-                // A join that stopped waiting before this subscription was
-                // made: replay what was published since the join.
                 let since = match self.pending.remove(channel) {
-                    Some(at) if at.elapsed() >= wait => {
+                    Some(at) => {
                         late.push(channel.clone());
                         self.redis_at(at)
                     }
-                    _ => now,
+                    None => now,
                 };
                 self.channels
                     .insert(channel.clone(), ChannelState { last: None, since });
             }
         }
+        // The joins that waited for their subscription have it now; a
+        // channel whose join did not wait (or gave up waiting) replays what
+        // was published since the join.
+        let mut answered = HashSet::new();
+        for (group, ack) in acks {
+            if ack.send(()).is_ok() {
+                answered.insert(names.group_channel(&group));
+            }
+        }
+        late.retain(|channel| !answered.contains(channel));
         if !late.is_empty() {
             self.replay(late).await?;
         }
@@ -296,9 +305,6 @@ impl Subscriber {
                 .await
                 .map_err(|_| Broken("unsubscribe timed out".to_owned()))?
                 .map_err(|e| Broken(e.to_string()))?;
-        }
-        for ack in acks {
-            let _ = ack.send(());
         }
         self.shared.stalled.store(false, Ordering::Release);
         Ok(())
