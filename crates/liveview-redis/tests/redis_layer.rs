@@ -279,6 +279,17 @@ async fn node_with(prefix: &str, config: RedisConfig) -> Node {
     Node { server, layer }
 }
 
+/// Sends `warm up` from `from` and waits until `to` has it: the publish
+/// script is loaded, the path is working.
+async fn warm_up(from: &mut Client, to: &mut Client) {
+    let r = from
+        .event("say", json!({"text": "warm up"}), json!({}))
+        .await;
+    expect_append(from, "warm up").await;
+    expect_ack(from, r).await;
+    expect_append(to, "warm up").await;
+}
+
 /// A client whose `on_connect` answer has arrived.
 async fn greeted(node: &Node, room: &str) -> Client {
     let mut client = node.server.client(room).await;
@@ -312,6 +323,7 @@ async fn messages_sent_while_redis_is_frozen_arrive_exactly_once_on_each_node() 
     let b = node_with("frozen", RedisConfig::new(redis.url())).await;
     let mut a1 = greeted(&a, "ra").await;
     let mut b1 = greeted(&b, "rb").await;
+    warm_up(&mut a1, &mut b1).await;
 
     // Frozen, not dead: connections stay open, the kernel takes the bytes,
     // Redis runs them all when it resumes, retries included.
@@ -362,6 +374,7 @@ async fn dropped_messages_counts_only_messages_that_never_arrive() {
     let b = node_with("count", config()).await;
     let mut a1 = greeted(&a, "ra").await;
     let mut b1 = greeted(&b, "rb").await;
+    warm_up(&mut a1, &mut b1).await;
 
     // Frozen for 3 s: the messages outlive the buffer's 1 s, but they had
     // been handed to Redis, which runs them when it resumes.
@@ -468,5 +481,31 @@ async fn a_page_opened_while_redis_is_frozen_gets_its_first_answer_at_once() {
             .map(|(text, n)| (text.to_owned(), n))
             .collect();
     assert_eq!(counts, expected);
+    assert_eq!(a.layer.dropped_messages(), 0);
+}
+
+#[tokio::test]
+async fn a_publish_whose_answer_was_lost_runs_once() {
+    use liveview_e2e::redis::RedisProxy;
+    let redis = RedisServer::start();
+    let proxy = RedisProxy::start(&redis).await;
+    // Node A talks to Redis through the proxy, node B directly.
+    let config = |url: String| RedisConfig::new(url).op_timeout(Duration::from_millis(500));
+    let a = node_with("lost", config(proxy.url())).await;
+    let b = node_with("lost", config(redis.url())).await;
+    let mut a1 = greeted(&a, "ra").await;
+    let mut b1 = greeted(&b, "rb").await;
+    warm_up(&mut a1, &mut b1).await;
+
+    // Redis runs what node A sends, but A never hears back: A times out
+    // and sends the message again, on a new connection.
+    proxy.lose_answers();
+    let r = a1.event("say", json!({"text": "once"}), json!({})).await;
+    expect_append(&mut a1, "once").await;
+    expect_ack(&mut a1, r).await;
+    let counts = count_appends(&mut b1, Duration::from_secs(3)).await;
+    println!("arrivals on node B of a message whose first answer was lost: {counts:?}");
+    assert_eq!(counts.get("once").copied(), Some(1), "{counts:?}");
+    assert_eq!(counts.len(), 1, "{counts:?}");
     assert_eq!(a.layer.dropped_messages(), 0);
 }
