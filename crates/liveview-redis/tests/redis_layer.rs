@@ -254,7 +254,8 @@ async fn cross_node_latency_and_a_burst_arrive_in_order() {
 // ---- a frozen Redis: retries, the outage counter, a page opened meanwhile ----
 
 /// A node with a configuration of the test's own, and an `on_connect` hook
-/// that joins `lobby` and answers `#hello` (the first answer of a page).
+/// that joins `lobby`, tracks the visitor (Redis presence) and answers
+/// `#hello` (the first answer of a page).
 async fn node_with(prefix: &str, config: RedisConfig) -> Node {
     let layer = config
         .prefix(prefix)
@@ -262,14 +263,19 @@ async fn node_with(prefix: &str, config: RedisConfig) -> Node {
         .connect()
         .await
         .expect("connect to redis");
+    let presence = liveview_redis::presence(&layer).expect("presence");
     let server = TestServer::start(
         LiveView::builder()
             .auto_register(false)
             .debug(true)
             .layer(layer.clone())
-            .on_connect(|ctx: Ctx| async move {
-                ctx.join("lobby").await?;
-                Ok::<_, liveview::Error>(Patch::html("#hello", "hi"))
+            .on_connect(move |ctx: Ctx| {
+                let presence = presence.clone();
+                async move {
+                    ctx.join("lobby").await?;
+                    presence.track(&ctx, "visitors", json!({})).await?;
+                    Ok::<_, liveview::Error>(Patch::html("#hello", "hi"))
+                }
             })
             .handler("say", say)
             .handler("join", join)
@@ -431,7 +437,8 @@ async fn a_page_opened_while_redis_is_frozen_gets_its_first_answer_at_once() {
     redis.freeze();
     tokio::time::sleep(Duration::from_millis(100)).await;
     // A new page on node B, which has no page yet: its room, `broadcast`
-    // and `lobby` (joined by on_connect) are new groups on B.
+    // and `lobby` (joined by on_connect) are new groups on B, and
+    // on_connect tracks it in the Redis presence.
     let opened = std::time::Instant::now();
     let mut b1 = b.server.client("fresh-room").await;
     assert_eq!(
