@@ -13,7 +13,9 @@
 //! A group message is delivered to the local members at once, then queued
 //! for the *publisher* task ([`crate::publisher`]), tagged with the layer's
 //! node id so that the origin skips its own echo. A Lua script appends it to a short, capped Redis stream per
-//! group and publishes it with the stream entry id. Subscribers remember the
+//! group and publishes it with the stream entry id, once per message id
+//! (the node id and the publisher's counter), so that a retry never runs a
+//! message twice. Subscribers remember the
 //! last id they saw per channel; after a reconnect they read what they
 //! missed from the stream (`XRANGE`), so group and direct messages survive a
 //! short outage. See `docs/redis.md` for what can still be lost.

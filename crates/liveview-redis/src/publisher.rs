@@ -104,7 +104,8 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
     let origin_key = shared.names.origin_key(shared.node);
     let config = &shared.config;
     let stream_ttl = millis(config.replay_ttl);
-    let origin_ttl = millis(ORIGIN_TTL.max(config.replay_ttl + config.outage_max_age));
+    let origin_ttl =
+        millis(ORIGIN_TTL.max(config.replay_ttl.saturating_add(config.outage_max_age)));
     let mut batch: Vec<Outbound> = Vec::with_capacity(PUBLISH_BATCH);
     let mut down_since: Option<Instant> = None;
     let mut backoff = Backoff::new(config.reconnect_max);

@@ -114,7 +114,8 @@ impl Subscriber {
         let (mut sink, mut stream) = pubsub.split();
 
         // Requests that came while disconnected: the hub is the truth, so
-        // they only need an answer.
+        // they only need an answer (and, for a join, where its replay
+        // starts).
         let mut acks = Vec::new();
         while let Ok(control) = self.control.try_recv() {
             if let Control::Sync(group, ack, at) = control {
