@@ -13,7 +13,9 @@
 //! A group message is delivered to the local members at once, then queued
 //! for the *publisher* task ([`crate::publisher`]), tagged with the layer's
 //! node id so that the origin skips its own echo. A Lua script appends it to a short, capped Redis stream per
-//! group and publishes it with the stream entry id. Subscribers remember the
+//! group and publishes it with the stream entry id, once per message id
+//! (the node id and the publisher's counter), so that a retry never runs a
+//! message twice. Subscribers remember the
 //! last id they saw per channel; after a reconnect they read what they
 //! missed from the stream (`XRANGE`), so group and direct messages survive a
 //! short outage. See `docs/redis.md` for what can still be lost.
@@ -22,6 +24,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use liveview::layer::{ChannelLayer, ConnId, Frame, LocalHub, Mailbox, NodeId, SendError};
 use redis::IntoConnectionInfo;
@@ -36,6 +39,10 @@ use crate::names::Names;
 use crate::publisher::publisher;
 use crate::shared::{Control, Outbound, Shared};
 use crate::subscriber::Subscriber;
+
+/// How long a join waits for its subscription before going on (the
+/// subscription is then made in the background and replays from the join).
+pub(crate) const JOIN_WAIT: Duration = Duration::from_millis(200);
 
 /// A channel layer on Redis pub/sub, for several nodes.
 ///
@@ -130,6 +137,7 @@ impl RedisLayer {
             outbound,
             presence: OnceLock::new(),
             connected: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
@@ -144,6 +152,7 @@ impl RedisLayer {
             channels: HashMap::new(),
             clock_offset_ms: 0,
             ready: Some(ready_tx),
+            pending: HashMap::new(),
         };
         let tasks = vec![
             tokio::spawn(subscriber.run()).abort_handle(),
@@ -171,8 +180,11 @@ impl RedisLayer {
         self.handle.shared.connected.load(Ordering::Acquire)
     }
 
-    /// Messages for other nodes dropped so far because Redis was away
-    /// longer than the outage buffer allows.
+    /// Messages for other nodes given up so far: refused by a full outage
+    /// buffer, or older than its age limit and never run by Redis. A message
+    /// that outlived the age limit is counted once Redis is reachable again
+    /// and says it never ran it (an attempt may have reached Redis before
+    /// the message expired: it then arrived, and is not counted).
     pub fn dropped_messages(&self) -> u64 {
         self.handle.shared.dropped.load(Ordering::Relaxed)
     }
@@ -212,6 +224,7 @@ impl RedisLayer {
             target,
             frame,
             queued: Instant::now(),
+            seq: 0,
         };
         if shared.outbound.try_send(message).is_ok() {
             return true;
@@ -226,26 +239,34 @@ impl RedisLayer {
         false
     }
 
-    /// Asks the subscriber to follow the hub for `group`; waits for the
-    /// subscription when asked to and the subscriber is connected.
+    /// Asks the subscriber to follow the hub for `group`; when asked to,
+    /// waits for the subscription, but at most [`JOIN_WAIT`], and not at all
+    /// while the subscriber is disconnected or behind: a page's setup never
+    /// waits on a slow Redis. A subscription made later replays, from the
+    /// stream, what was published since the join.
     async fn sync(&self, group: &str, wait: bool) {
         let shared = &self.handle.shared;
-        if !wait {
-            let _ = shared.control.send(Control::Sync(Arc::from(group), None));
+        let now = Instant::now();
+        if !wait || !self.is_connected() || shared.stalled.load(Ordering::Acquire) {
+            let _ = shared
+                .control
+                .send(Control::Sync(Arc::from(group), None, now));
             return;
         }
         let (tx, rx) = oneshot::channel();
         if shared
             .control
-            .send(Control::Sync(Arc::from(group), Some(tx)))
+            .send(Control::Sync(Arc::from(group), Some(tx), now))
             .is_err()
         {
             return;
         }
-        if self.is_connected() && timeout(shared.config.op_timeout, rx).await.is_err() {
-            tracing::warn!(
+        let limit = JOIN_WAIT.min(shared.config.op_timeout);
+        if timeout(limit, rx).await.is_err() {
+            shared.stalled.store(true, Ordering::Release);
+            tracing::debug!(
                 group,
-                "liveview: redis subscription not confirmed in time; it will be retried"
+                "liveview: redis subscription not confirmed in time; it replays from the join when made"
             );
         }
     }

@@ -28,6 +28,11 @@ impl Names {
     pub(crate) fn node_channel(&self, node: NodeId) -> String {
         format!("{}n:{node}", self.channel)
     }
+    /// The hash where Redis keeps the last message number it ran for a
+    /// node (a retried publish runs once).
+    pub(crate) fn origin_key(&self, node: NodeId) -> String {
+        format!("{}o:{node}", self.key)
+    }
     pub(crate) fn presence_channel(&self) -> String {
         format!("{}presence", self.channel)
     }
@@ -60,5 +65,6 @@ mod tests {
             Some("app:n:00000000000000ff")
         );
         assert_eq!(names.stream_of("other:3:g:x"), None);
+        assert_eq!(names.origin_key(NodeId::new(255)), "app:o:00000000000000ff");
     }
 }

@@ -208,7 +208,19 @@ impl Backend {
 
 #[async_trait::async_trait]
 impl PresenceBackend for Backend {
+    /// Waits until Redis has the entry (up to the operation timeout), but
+    /// not while the layer's subscriber is disconnected or behind (Redis is
+    /// away or frozen: a page's `on_connect` must not wait on it); the entry
+    /// is then written when Redis answers, or stored again after the
+    /// reconnect (the worker marks a failed write for a resync).
     async fn join(&self, topic: &str, entry: &PresenceEntry) {
+        let shared = &self.shared;
+        if !shared.connected.load(Ordering::Acquire) || shared.stalled.load(Ordering::Acquire) {
+            let _ = self
+                .commands
+                .send(Command::Join(topic.to_owned(), entry.clone(), None));
+            return;
+        }
         let (tx, rx) = oneshot::channel();
         if self
             .commands

@@ -28,6 +28,9 @@ pub(crate) struct Shared {
     pub(crate) outbound: mpsc::Sender<Outbound>,
     pub(crate) presence: OnceLock<Arc<dyn PresenceHook>>,
     pub(crate) connected: AtomicBool,
+    /// Set when a join gave up waiting for its subscription (Redis is slow
+    /// or frozen): later joins do not wait until the subscriber catches up.
+    pub(crate) stalled: AtomicBool,
     pub(crate) dropped: AtomicU64,
     pub(crate) replayed: AtomicU64,
     pub(crate) reconnects: AtomicU64,
@@ -48,13 +51,18 @@ pub(crate) struct Outbound {
     pub(crate) target: String,
     pub(crate) frame: Frame,
     pub(crate) queued: Instant,
+    /// The message's number among this node's messages, given by the
+    /// publisher (0 until then): with the node id, the message id that
+    /// makes a retried publish run once.
+    pub(crate) seq: u64,
 }
 
 /// A request to the subscriber task.
 pub(crate) enum Control {
     /// Group membership changed on this node: subscribe or unsubscribe as
-    /// the hub now says; answer once done.
-    Sync(Arc<str>, Option<oneshot::Sender<()>>),
+    /// the hub now says; answer once done. The instant is when the
+    /// membership changed: a subscription made late replays from then.
+    Sync(Arc<str>, Option<oneshot::Sender<()>>, Instant),
     /// Presence was enabled: subscribe to its channel.
     Presence,
 }

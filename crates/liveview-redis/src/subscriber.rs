@@ -67,6 +67,9 @@ pub(crate) struct Subscriber {
     /// Redis clock minus ours, in ms.
     pub(crate) clock_offset_ms: i64,
     pub(crate) ready: Option<oneshot::Sender<()>>,
+    /// Group channels asked for and not subscribed yet, with when the
+    /// first join asked: where their replay starts once subscribed.
+    pub(crate) pending: HashMap<String, Instant>,
 }
 
 /// Why a session with Redis ended.
@@ -111,11 +114,13 @@ impl Subscriber {
         let (mut sink, mut stream) = pubsub.split();
 
         // Requests that came while disconnected: the hub is the truth, so
-        // they only need an answer.
+        // they only need an answer (and, for a join, where its replay
+        // starts).
         let mut acks = Vec::new();
         while let Ok(control) = self.control.try_recv() {
-            if let Control::Sync(_, Some(ack)) = control {
-                acks.push(ack);
+            if let Control::Sync(group, ack, at) = control {
+                self.note_pending(&group, at);
+                acks.extend(ack);
             }
         }
         self.measure_clock().await?;
@@ -129,18 +134,32 @@ impl Subscriber {
                 .map_err(|e| Broken(e.to_string()))?;
         }
         let now = self.redis_now();
+        let mut late = Vec::new();
         for channel in list {
-            let state = previous.get(&channel).copied().unwrap_or(ChannelState {
-                last: None,
-                since: now,
-            });
+            let state = match previous.get(&channel) {
+                Some(state) => *state,
+                None => {
+                    // Joined while we were away: replay from the join.
+                    let since = match self.pending.get(&channel) {
+                        Some(at) => {
+                            late.push(channel.clone());
+                            self.redis_at(*at)
+                        }
+                        None => now,
+                    };
+                    ChannelState { last: None, since }
+                }
+            };
             self.channels.insert(channel, state);
         }
+        self.pending.clear();
         let replayed = if sessions > 0 {
-            self.replay().await?
+            let all: Vec<String> = self.channels.keys().cloned().collect();
+            self.replay(all).await?
         } else {
-            0
+            self.replay(late).await?
         };
+        self.shared.stalled.store(false, Ordering::Release);
         self.shared.connected.store(true, Ordering::Release);
         if sessions > 0 {
             self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -213,15 +232,19 @@ impl Subscriber {
 
     /// Subscribes and unsubscribes as the hub says, then answers.
     async fn apply(&mut self, sink: &mut PubSubSink, batch: Vec<Control>) -> Result<(), Broken> {
-        let names = &self.shared.names;
+        let shared = Arc::clone(&self.shared);
+        let names = &shared.names;
         let mut subscribe = Vec::new();
         let mut unsubscribe = Vec::new();
         let mut acks = Vec::new();
         let mut seen = HashSet::new();
         for control in batch {
             let channel = match control {
-                Control::Sync(group, ack) => {
-                    acks.extend(ack);
+                Control::Sync(group, ack, at) => {
+                    if let Some(ack) = ack {
+                        acks.push((Arc::clone(&group), ack));
+                    }
+                    self.note_pending(&group, at);
                     if !seen.insert(Arc::clone(&group)) {
                         continue;
                     }
@@ -242,35 +265,65 @@ impl Subscriber {
             }
         }
         let op = self.shared.config.op_timeout;
-        let now = self.redis_now();
+        let mut late = Vec::new();
         for chunk in subscribe.chunks(SUBSCRIBE_CHUNK) {
             timeout(op, sink.subscribe(chunk))
                 .await
                 .map_err(|_| Broken("subscribe timed out".to_owned()))?
                 .map_err(|e| Broken(e.to_string()))?;
+            let now = self.redis_now();
             for channel in chunk {
-                self.channels.insert(
-                    channel.clone(),
-                    ChannelState {
-                        last: None,
-                        since: now,
-                    },
-                );
+                let since = match self.pending.remove(channel) {
+                    Some(at) => {
+                        late.push(channel.clone());
+                        self.redis_at(at)
+                    }
+                    None => now,
+                };
+                self.channels
+                    .insert(channel.clone(), ChannelState { last: None, since });
             }
+        }
+        // The joins that waited for their subscription have it now; a
+        // channel whose join did not wait (or gave up waiting) replays what
+        // was published since the join.
+        let mut answered = HashSet::new();
+        for (group, ack) in acks {
+            if ack.send(()).is_ok() {
+                answered.insert(names.group_channel(&group));
+            }
+        }
+        late.retain(|channel| !answered.contains(channel));
+        if !late.is_empty() {
+            self.replay(late).await?;
         }
         for chunk in unsubscribe.chunks(SUBSCRIBE_CHUNK) {
             for channel in chunk {
                 self.channels.remove(channel);
+                self.pending.remove(channel);
             }
             timeout(op, sink.unsubscribe(chunk))
                 .await
                 .map_err(|_| Broken("unsubscribe timed out".to_owned()))?
                 .map_err(|e| Broken(e.to_string()))?;
         }
-        for ack in acks {
-            let _ = ack.send(());
-        }
+        self.shared.stalled.store(false, Ordering::Release);
         Ok(())
+    }
+
+    /// Remembers when a join asked for a group not subscribed yet.
+    fn note_pending(&mut self, group: &str, at: Instant) {
+        if self.shared.hub.group_len(group) == 0 {
+            return;
+        }
+        let channel = self.shared.names.group_channel(group);
+        if self.channels.contains_key(&channel) {
+            return;
+        }
+        self.pending
+            .entry(channel)
+            .and_modify(|first| *first = (*first).min(at))
+            .or_insert(at);
     }
 
     fn kind<'a>(&self, channel: &'a str) -> Option<Kind<'a>> {
@@ -336,22 +389,26 @@ impl Subscriber {
         }
     }
 
-    /// Reads back, from each channel's stream, what was published while we
-    /// were not subscribed.
-    async fn replay(&mut self) -> Result<u64, Broken> {
-        if self.shared.config.replay_len == 0 {
+    /// Reads back, from these channels' streams, what was published while
+    /// we were not subscribed.
+    async fn replay(&mut self, channels: Vec<String>) -> Result<u64, Broken> {
+        if self.shared.config.replay_len == 0 || channels.is_empty() {
             return Ok(0);
         }
         let op = self.shared.config.op_timeout;
         let mut todo: Vec<(String, String, StreamId)> = Vec::new();
-        for (channel, state) in &self.channels {
-            let Some(stream) = self.shared.names.stream_of(channel) else {
+        for channel in channels {
+            let Some(state) = self.channels.get(&channel) else {
                 continue;
             };
-            if matches!(self.kind(channel), Some(Kind::Presence) | None) {
+            let Some(stream) = self.shared.names.stream_of(&channel) else {
+                continue;
+            };
+            if matches!(self.kind(&channel), Some(Kind::Presence) | None) {
                 continue;
             }
-            todo.push((channel.clone(), stream, state.last.unwrap_or(state.since)));
+            let from = state.last.unwrap_or(state.since);
+            todo.push((channel, stream, from));
         }
         let mut replayed = 0;
         for chunk in todo.chunks(SUBSCRIBE_CHUNK) {
@@ -429,6 +486,12 @@ impl Subscriber {
     fn redis_now(&self) -> StreamId {
         let ms = local_ms().saturating_add(self.clock_offset_ms);
         StreamId(u64::try_from(ms).unwrap_or(0), 0)
+    }
+
+    /// A past instant, in Redis time, as a stream id.
+    fn redis_at(&self, at: Instant) -> StreamId {
+        let ago = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        StreamId(self.redis_now().0.saturating_sub(ago), 0)
     }
 }
 
