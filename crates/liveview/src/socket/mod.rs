@@ -76,12 +76,17 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         .limits
         .events_per_second
         .map(|rate| RateLimiter::new(rate, app.limits.event_burst));
+    let budget = app
+        .limits
+        .frame_budget
+        .map(|(rate, burst)| RateLimiter::new(rate, burst));
     let mut session = Session {
         writer: Writer::new(socket, app.limits.write_timeout),
         app: Arc::clone(&app),
         ctx,
         dialect,
         limiter,
+        budget,
         in_flight: None,
         last_seen: Instant::now(),
         uploads: None,
@@ -109,6 +114,8 @@ struct Session {
     ctx: Ctx,
     dialect: Dialect,
     limiter: Option<RateLimiter>,
+    /// What every client frame spends (`Limits::frame_budget`).
+    budget: Option<RateLimiter>,
     in_flight: Option<InFlight>,
     last_seen: Instant,
     /// Created on the first upload: most connections never upload.
@@ -148,10 +155,17 @@ impl Session {
                 message = self.writer.socket().recv(), if self.in_flight.is_none() => {
                     self.last_seen = Instant::now();
                     match message {
-                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
-                        Some(Ok(Message::Binary(chunk))) => Box::pin(self.on_chunk(&chunk)).await,
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                        Some(Ok(Message::Close(_))) | None => Err(End::Gone),
+                        // The frame pays before any work is done on it.
+                        Some(Ok(message)) => match self.charge(&message) {
+                            Ok(()) => match message {
+                                Message::Text(text) => Box::pin(self.on_text(text.as_str())).await,
+                                Message::Binary(chunk) => Box::pin(self.on_chunk(&chunk)).await,
+                                Message::Ping(_) | Message::Pong(_) => Ok(()),
+                                Message::Close(_) => Err(End::Gone),
+                            },
+                            Err(end) => Err(end),
+                        },
+                        None => Err(End::Gone),
                         Some(Err(err)) => Err(read_error(&err)),
                     }
                 }
