@@ -50,6 +50,14 @@ pub(super) enum Completion {
     TimedOut,
 }
 
+/// The upload table's next sweep (never, without a table).
+pub(super) async fn upload_sweep(slot: &mut Option<Box<UploadTable>>) {
+    match slot {
+        Some(table) => table.sweep_due().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Polls the running handler under its deadline and a panic guard.
 pub(super) async fn run_in_flight(slot: &mut Option<InFlight>) -> Completion {
     let Some(in_flight) = slot else {
@@ -264,7 +272,10 @@ impl Session {
     }
 
     async fn on_upload_request(&mut self, request: UploadRequest) -> Step {
-        let table = self.uploads.get_or_insert_with(Box::default);
+        let shared = &self.app.upload_shared;
+        let table = self
+            .uploads
+            .get_or_insert_with(|| Box::new(UploadTable::new(shared.clone())));
         let frame = match request {
             UploadRequest::Cancel { id } => {
                 table.cancel(id);
@@ -281,7 +292,10 @@ impl Session {
     }
 
     pub(super) async fn on_chunk(&mut self, chunk: &[u8]) -> Step {
-        let table = self.uploads.get_or_insert_with(Box::default);
+        let shared = &self.app.upload_shared;
+        let table = self
+            .uploads
+            .get_or_insert_with(|| Box::new(UploadTable::new(shared.clone())));
         let frame = match table.chunk(chunk).await {
             Ok((id, ChunkOutcome::Progress(received))) => upload_status(id, None, Some(received)),
             Ok((id, ChunkOutcome::Done)) => upload_status(id, Some("done"), None),
@@ -292,6 +306,25 @@ impl Session {
         };
         self.publish_upload_progress();
         self.writer.write(frame).await
+    }
+
+    /// Drops the uploads that waited too long (no chunk, or no event to
+    /// claim them) and tells the client, one `upload_failed` frame each.
+    pub(super) async fn expire_uploads(&mut self) -> Step {
+        let Some(table) = self.uploads.as_mut() else {
+            return Ok(());
+        };
+        let expired = table.expire(std::time::Instant::now());
+        if expired.is_empty() {
+            return Ok(());
+        }
+        self.publish_upload_progress();
+        for (id, err) in &expired {
+            self.writer
+                .feed(upload_error(self.ctx.id(), *id, err))
+                .await?;
+        }
+        self.writer.flush().await
     }
 
     fn publish_upload_progress(&self) {

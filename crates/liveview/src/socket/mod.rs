@@ -152,6 +152,11 @@ impl Session {
                     // The connection holds a sender: the channel cannot close.
                     None => Err(End::Close(close::INTERNAL, "internal error")),
                 },
+                // Before the socket: a client streaming chunks must not
+                // starve its table's sweep.
+                () = dispatch::upload_sweep(&mut self.uploads), if self.uploads.as_deref().is_some_and(UploadTable::pending) => {
+                    Box::pin(self.expire_uploads()).await
+                }
                 message = self.writer.socket().recv(), if self.in_flight.is_none() => {
                     self.last_seen = Instant::now();
                     match message {
