@@ -308,26 +308,25 @@ async fn orphans_of_a_killed_process_are_removed_at_the_next_start() {
     ));
     std::fs::create_dir_all(&alive).unwrap();
     std::fs::write(alive.join(".lock"), b"").unwrap();
-    // `--no-fork`: the process that holds the lock is the one we kill.
+    // `--no-fork`: the process that holds the lock is the one we kill (the
+    // shell, then `sleep`, keeps the locked file open).
+    let ready = alive.join("ready");
     let mut holder = std::process::Command::new("flock")
         .arg("--no-fork")
         .arg(alive.join(".lock"))
-        .args(["sleep", "60"])
+        .args(["sh", "-c", "touch \"$0\" && exec sleep 60"])
+        .arg(&ready)
         .spawn()
         .map(KillOnDrop);
-    if let Ok(KillOnDrop(child)) = &holder {
+    if holder.is_ok() {
         // Let it take the lock.
-        for _ in 0..100 {
-            let taken = std::fs::File::open(alive.join(".lock"))
-                .unwrap()
-                .try_lock()
-                .is_err();
-            if taken {
+        for _ in 0..500 {
+            if ready.exists() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = child.id();
+        assert!(ready.exists(), "flock did not start");
     }
 
     let lv = builder(Limits::default(), UploadConfig::default())

@@ -10,7 +10,7 @@
 //! removed. A directory is made under a hidden name, locked, then renamed
 //! into place, so that no one sees it unlocked.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,10 +46,9 @@ impl UploadDir {
         let staging = parent.join(format!("{STAGING}{name}"));
         create_private_dir(&staging)?;
         let lock = private_file(&staging.join(LOCK))?;
-        lock.try_lock().map_err(|err| match err {
-            TryLockError::Error(err) => err,
-            TryLockError::WouldBlock => io::Error::other("the new directory's lock is taken"),
-        })?;
+        if !try_lock(&lock)? {
+            return Err(io::Error::other("the new directory's lock is taken"));
+        }
         let path = parent.join(format!("{PREFIX}{name}"));
         fs::rename(&staging, &path)?;
         Ok(UploadDir {
@@ -77,6 +76,9 @@ impl Drop for UploadDir {
 /// holds; returns how many. Directories it may not open (another user's)
 /// or whose owner lives are left alone.
 fn remove_orphans(parent: &Path) -> usize {
+    if cfg!(not(unix)) {
+        return 0;
+    }
     let Ok(entries) = fs::read_dir(parent) else {
         return 0;
     };
@@ -110,16 +112,31 @@ fn remove_orphans(parent: &Path) -> usize {
             Ok(lock) => lock,
             Err(_) => continue,
         };
-        match lock.try_lock() {
-            Ok(()) => {
-                if fs::remove_dir_all(&dir).is_ok() {
-                    removed += 1;
-                }
-            }
-            Err(_) => continue,
+        if matches!(try_lock(&lock), Ok(true)) && fs::remove_dir_all(&dir).is_ok() {
+            removed += 1;
         }
     }
     removed
+}
+
+/// Takes the exclusive lock of `file` without waiting: false when another
+/// open file holds it (in this process or another). The kernel releases it
+/// when the file is closed, however its process ends.
+#[cfg(unix)]
+fn try_lock(file: &File) -> io::Result<bool> {
+    use rustix::fs::{FlockOperation, flock};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Without flock the lock is only a marker: `remove_orphans` removes
+/// nothing (a live directory must never be taken for an orphan).
+#[cfg(not(unix))]
+fn try_lock(_file: &File) -> io::Result<bool> {
+    Ok(true)
 }
 
 /// Makes a directory (and its parents) only its owner may enter.
