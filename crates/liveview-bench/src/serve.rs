@@ -68,6 +68,9 @@ async fn fragment(Query(q): Query<FragmentQuery>) -> Html<String> {
 pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> {
     let mut limits = Limits::default()
         .events_per_second(None)
+        // Checked on every frame (its cost is in the figures) but never
+        // exhausted: the bench sends as fast as it can.
+        .frame_budget(Some((u32::MAX, u32::MAX)))
         .max_connections(MAX_CONNECTIONS);
     if let Some(bytes) = read_buffer_bytes {
         limits = limits.read_buffer_bytes(bytes);

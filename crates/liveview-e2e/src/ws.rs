@@ -182,6 +182,62 @@ impl Client {
         }
     }
 
+    /// The next text frame, or the close code when the server closes
+    /// instead (for floods that must end in a close). A send that fails
+    /// because the server already closed is not an error here: see
+    /// [`try_send_text`](Self::try_send_text).
+    pub async fn recv_text_or_close(&mut self) -> Result<String, u16> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("timed out waiting for a frame or a close");
+            match message {
+                Some(Ok(Message::Text(text))) => return Ok(text.as_str().to_owned()),
+                Some(Ok(Message::Close(Some(frame)))) => return Err(u16::from(frame.code)),
+                Some(Ok(Message::Close(None))) => return Err(1005),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("socket error before close: {err}"),
+                None => panic!("stream ended without a close frame"),
+            }
+        }
+    }
+
+    /// Sends a text frame; false when the socket is already closed.
+    pub async fn try_send_text(&mut self, text: impl Into<String>) -> bool {
+        self.ws.send(Message::text(text.into())).await.is_ok()
+    }
+
+    /// Sends a binary frame; false when the socket is already closed.
+    pub async fn try_send_binary(&mut self, bytes: Vec<u8>) -> bool {
+        self.ws.send(Message::binary(bytes)).await.is_ok()
+    }
+
+    /// Sends a ping; false when the socket is already closed.
+    pub async fn try_ping(&mut self) -> bool {
+        self.ws.send(Message::Ping(Vec::new().into())).await.is_ok()
+    }
+
+    /// Sends a ping and waits for its pong; the close code when the server
+    /// closes instead.
+    pub async fn ping_pong(&mut self) -> Result<(), u16> {
+        if !self.try_ping().await {
+            return Err(1006);
+        }
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("timed out waiting for a pong or a close");
+            match message {
+                Some(Ok(Message::Pong(_))) => return Ok(()),
+                Some(Ok(Message::Close(Some(frame)))) => return Err(u16::from(frame.code)),
+                Some(Ok(Message::Close(None))) => return Err(1005),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("socket error before close: {err}"),
+                None => panic!("stream ended without a close frame"),
+            }
+        }
+    }
+
     /// Asserts that no text, binary or close frame arrives for `duration`
     /// (pings are answered and ignored).
     pub async fn expect_silence(&mut self, duration: Duration) {

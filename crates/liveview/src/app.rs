@@ -15,7 +15,7 @@ use crate::handler::{BoxFuture, BoxedHandler};
 use crate::limits::Limits;
 use crate::reply::Reply;
 use crate::services::Services;
-use crate::upload::UploadConfig;
+use crate::upload::{UploadConfig, UploadDir, UploadShared};
 
 /// A hook that sees every event before its handler and may refuse it.
 pub(crate) type BeforeHook =
@@ -31,6 +31,12 @@ pub(crate) struct App {
     pub(crate) on_connect: Option<ConnectHook>,
     /// Upload limits, by the function that receives the files.
     pub(crate) uploads: HashMap<Box<str>, UploadConfig>,
+    /// The upload budget, directory and timeouts every connection's upload
+    /// table shares.
+    pub(crate) upload_shared: UploadShared,
+    /// The `LiveView`'s own upload directory, removed when the app is
+    /// dropped (made only when some function takes uploads).
+    pub(crate) _upload_dir: Option<UploadDir>,
     pub(crate) limits: Limits,
     pub(crate) services: Arc<Services>,
 }

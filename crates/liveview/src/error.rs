@@ -191,6 +191,15 @@ pub enum BuildError {
         /// The function name given to `uploads`.
         function: String,
     },
+    /// The `LiveView`'s upload directory could not be made.
+    #[error("cannot make the upload directory under {path}: {source}")]
+    UploadDir {
+        /// The parent directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// An allowed origin is not of the form `scheme://host[:port]`.
     #[error("allowed origin {origin:?} is not of the form scheme://host[:port]")]
     BadOrigin {

@@ -28,6 +28,13 @@ pub struct Limits {
     pub(crate) read_buffer_bytes: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) max_outgoing_frame_bytes: usize,
+    /// Sustained units per second and burst of the per-connection frame
+    /// budget (see [`FrameCost`]); `None`: no budget.
+    pub(crate) frame_budget: Option<(u32, u32)>,
+    pub(crate) upload_memory_budget: u64,
+    pub(crate) upload_disk_budget: u64,
+    pub(crate) upload_idle_timeout: Duration,
+    pub(crate) upload_unclaimed_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -44,6 +51,11 @@ impl Default for Limits {
             read_buffer_bytes: 1024,
             write_timeout: Duration::from_secs(10),
             max_outgoing_frame_bytes: 16 * 1024 * 1024,
+            frame_budget: Some((200, 400)),
+            upload_memory_budget: 64 * 1024 * 1024,
+            upload_disk_budget: 1024 * 1024 * 1024,
+            upload_idle_timeout: Duration::from_secs(30),
+            upload_unclaimed_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -157,6 +169,105 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// The budget every client frame spends, per connection: `per_second`
+    /// units come back each second, at most `burst` are saved up (default
+    /// 200 and 400; `None`: no budget). A frame that finds the budget empty
+    /// closes the connection with code 1008, whatever the frame is.
+    ///
+    /// A unit is one small text frame. A text frame (an event, an upload
+    /// start or cancel, a malformed frame) costs 1 unit plus 1 per 8 KiB; a
+    /// binary frame (an upload chunk) 1/16 unit plus 1 per 4 MiB (a full
+    /// 64 KiB chunk: 0.078), and 1 more when it fails (a chunk for an
+    /// unknown upload); a ping or pong 1. So by default a connection may
+    /// send 200 small frames a second, 13 frames of 113 KB, or 160 MiB of
+    /// upload chunks, and twice that in a burst. Events also pass the
+    /// gentler [`events_per_second`](Self::events_per_second) limit first.
+    /// The burst is at least 32 units (a frame of the largest size must fit).
+    #[must_use]
+    pub fn frame_budget(mut self, budget: Option<(u32, u32)>) -> Self {
+        self.frame_budget = budget
+            .filter(|(rate, _)| *rate > 0)
+            .map(|(rate, burst)| (rate, burst.max(32)));
+        self
+    }
+
+    /// Most bytes of uploads held in memory at once by all the connections
+    /// of one `LiveView` (default 64 MiB). An upload whose in-memory share
+    /// does not fit is refused at its start (`upload_rejected`).
+    #[must_use]
+    pub fn upload_memory_budget(mut self, bytes: u64) -> Self {
+        self.upload_memory_budget = bytes;
+        self
+    }
+
+    /// Most bytes of uploads in temporary files at once, for all the
+    /// connections of one `LiveView` (default 1 GiB). An upload that would
+    /// spill to disk and does not fit is refused at its start
+    /// (`upload_rejected`).
+    #[must_use]
+    pub fn upload_disk_budget(mut self, bytes: u64) -> Self {
+        self.upload_disk_budget = bytes;
+        self
+    }
+
+    /// An unfinished upload that receives no chunk for this long is dropped
+    /// with an `upload_failed` frame (default 30 s).
+    #[must_use]
+    pub fn upload_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.upload_idle_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
+    /// A finished upload that no event claims for this long is dropped with
+    /// an `upload_failed` frame, its memory and temporary file freed
+    /// (default 30 s).
+    #[must_use]
+    pub fn upload_unclaimed_timeout(mut self, timeout: Duration) -> Self {
+        self.upload_unclaimed_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+}
+
+/// What a client frame costs the connection's frame budget
+/// ([`Limits::frame_budget`]), in units of one small text frame: a fixed
+/// part for the work every frame of its kind causes, and a part for its
+/// size. Computed before any work is done on the frame.
+pub(crate) struct FrameCost;
+
+impl FrameCost {
+    /// A ping or a pong.
+    pub(crate) const CONTROL: f64 = 1.0;
+    /// Added to a binary frame that failed (no such upload, out of order):
+    /// its answer is an error frame, like a bad event's.
+    pub(crate) const FAILED_CHUNK: f64 = 1.0;
+
+    /// A text frame: an event, an upload request, or a malformed frame.
+    pub(crate) fn text(len: usize) -> f64 {
+        1.0 + len as f64 / 8192.0
+    }
+
+    /// A binary frame (an upload chunk): appending bytes is cheap, so a
+    /// full-speed upload fits the default budget.
+    pub(crate) fn binary(len: usize) -> f64 {
+        1.0 / 16.0 + len as f64 / (4.0 * 1024.0 * 1024.0)
+    }
+}
+
+/// Events refused (and owed back to the bucket) before a connection that
+/// keeps above its event rate is closed.
+pub(crate) const MAX_OWED_EVENTS: f64 = 10.0;
+
+/// What the event rate limit decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum EventVerdict {
+    Accept,
+    /// Drop it with a `rate_limited` frame.
+    Drop,
+    /// The client keeps sending above the rate: close it.
+    Close,
+}
+
 /// A token bucket: `rate` events per second, at most `burst` at once.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
@@ -195,6 +306,38 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Admits an event. A dropped event is owed: the bucket goes below zero
+    /// and refills pay the debt before the next event passes, so a steady
+    /// flood above the rate runs up a debt and is closed once it owes more
+    /// than [`MAX_OWED_EVENTS`] (a refill no longer forgives it), as is one
+    /// dropped more than `max_in_a_row` times in a row.
+    pub(crate) fn admit(&mut self, now: Instant, max_in_a_row: u32) -> EventVerdict {
+        if self.allow(now) {
+            return EventVerdict::Accept;
+        }
+        self.tokens -= 1.0;
+        if self.dropped_in_a_row > max_in_a_row || self.tokens < -MAX_OWED_EVENTS {
+            EventVerdict::Close
+        } else {
+            EventVerdict::Drop
+        }
+    }
+
+    /// Spends `cost` tokens; false (and nothing spent) when fewer are left.
+    pub(crate) fn spend(&mut self, now: Instant, cost: f64) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= cost {
+            self.tokens -= cost;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +361,46 @@ mod tests {
             assert!(limiter.allow(much_later));
         }
         assert!(!limiter.allow(much_later));
+    }
+
+    #[test]
+    fn a_steady_flood_above_the_rate_runs_up_a_debt_and_is_closed() {
+        let start = Instant::now();
+        let mut limiter = RateLimiter::new(10, 2);
+        assert_eq!(limiter.admit(start, 10), EventVerdict::Accept);
+        assert_eq!(limiter.admit(start, 10), EventVerdict::Accept);
+        // 20 events a second against 10: every refill lets one through,
+        // which used to reset the count forever; now the debt grows.
+        let mut verdicts = Vec::new();
+        for i in 1..=60u64 {
+            let at = start + Duration::from_millis(50 * i);
+            let verdict = limiter.admit(at, 10);
+            verdicts.push(verdict);
+            if verdicts.last() == Some(&EventVerdict::Close) {
+                break;
+            }
+        }
+        assert_eq!(verdicts.last(), Some(&EventVerdict::Close), "{verdicts:?}");
+        assert!(
+            verdicts
+                .iter()
+                .filter(|v| **v == EventVerdict::Drop)
+                .count()
+                >= 10
+        );
+    }
+
+    #[test]
+    fn spending_takes_the_cost_or_nothing() {
+        let start = Instant::now();
+        let mut budget = RateLimiter::new(100, 40);
+        assert!(budget.spend(start, FrameCost::text(128 * 1024)));
+        assert!(budget.spend(start, 20.0));
+        assert!(!budget.spend(start, 5.0), "only 3 left");
+        assert!(budget.spend(start, 3.0));
+        assert!(budget.spend(start + Duration::from_millis(100), 10.0));
+        // A full chunk is cheap; 500 of them are 39 units.
+        let chunks = 500.0 * FrameCost::binary(64 * 1024);
+        assert!(chunks < 40.0, "{chunks}");
     }
 }

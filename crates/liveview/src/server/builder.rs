@@ -19,7 +19,7 @@ use crate::limits::Limits;
 use crate::reply::IntoReply;
 use crate::services::{Services, StateMap};
 use crate::templates::{EnvSetup, Templates};
-use crate::upload::UploadConfig;
+use crate::upload::{UploadBudget, UploadConfig, UploadDir, UploadShared, default_parent};
 
 /// Configures a [`LiveView`].
 pub struct LiveViewBuilder {
@@ -34,6 +34,7 @@ pub struct LiveViewBuilder {
     origins: Result<OriginPolicy, BuildError>,
     before: Vec<BeforeHook>,
     uploads: HashMap<Box<str>, UploadConfig>,
+    upload_dir: Option<PathBuf>,
     on_connect: Option<ConnectHook>,
 }
 
@@ -51,6 +52,7 @@ impl Default for LiveViewBuilder {
             origins: Ok(OriginPolicy::SameHost),
             before: Vec::new(),
             uploads: HashMap::new(),
+            upload_dir: None,
             on_connect: None,
         }
     }
@@ -236,12 +238,26 @@ impl LiveViewBuilder {
         self
     }
 
+    /// The directory under which this `LiveView` makes its own directory
+    /// for upload temporary files (default: the system's temporary
+    /// directory). The own directory, `liveview-uploads-{pid}-{random}`, is
+    /// made at [`build`](Self::build) with mode 0700 and removed when the
+    /// `LiveView` is dropped; `build` first removes the ones of processes
+    /// that are gone (killed before they could clean up). Functions whose
+    /// [`UploadConfig::temp_dir`] is set use that directory instead.
+    #[must_use]
+    pub fn upload_dir(mut self, parent: impl Into<PathBuf>) -> Self {
+        self.upload_dir = Some(parent.into());
+        self
+    }
+
     /// Builds the `LiveView`.
     ///
     /// # Errors
     /// A [`BuildError`] for a missing template directory, two handlers of
     /// one name, a bad handler name, uploads configured for a function that
-    /// has no handler, or a bad allowed origin.
+    /// has no handler, an upload directory that cannot be made, or a bad
+    /// allowed origin.
     pub fn build(self) -> Result<LiveView, BuildError> {
         let origins = self.origins?;
         let mut handlers: HashMap<Box<str>, BoxedHandler> = HashMap::new();
@@ -275,6 +291,33 @@ impl LiveViewBuilder {
                 function: function.to_string(),
             });
         }
+        // Made only when some function takes uploads: a LiveView without
+        // them touches no file system.
+        let upload_dir = if self.uploads.is_empty() {
+            None
+        } else {
+            let parent = self.upload_dir.unwrap_or_else(default_parent);
+            match UploadDir::create(&parent) {
+                Ok(dir) => Some(dir),
+                Err(source) => {
+                    return Err(BuildError::UploadDir {
+                        path: parent,
+                        source,
+                    });
+                }
+            }
+        };
+        let upload_shared = UploadShared {
+            budget: UploadBudget::new(
+                self.limits.upload_memory_budget,
+                self.limits.upload_disk_budget,
+            ),
+            dir: upload_dir
+                .as_ref()
+                .map(|dir| std::sync::Arc::clone(dir.path())),
+            idle_timeout: self.limits.upload_idle_timeout,
+            unclaimed_timeout: self.limits.upload_unclaimed_timeout,
+        };
         if let Some(dir) = &self.templates_dir {
             if !dir.is_dir() {
                 return Err(BuildError::TemplatesDir { path: dir.clone() });
@@ -298,6 +341,8 @@ impl LiveViewBuilder {
             before: self.before,
             on_connect: self.on_connect,
             uploads: self.uploads,
+            upload_shared,
+            _upload_dir: upload_dir,
             limits: self.limits,
             services: Arc::new(services),
         };

@@ -6,6 +6,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use axum::extract::ws::Message;
 use futures_util::FutureExt;
 use liveview_protocol::{ClientMessage, Event, UploadRequest};
 use tokio::time::Instant;
@@ -17,6 +18,7 @@ use crate::app::ConnectHook;
 use crate::error::Rejection;
 use crate::handler::{BoxFuture, BoxedHandler, Failure, Outcome};
 use crate::layer::MailboxReceiver;
+use crate::limits::{EventVerdict, FrameCost};
 use crate::reply::Reply;
 use crate::upload::{ChunkOutcome, UploadTable, UploadedFile};
 
@@ -46,6 +48,14 @@ pub(super) enum Completion {
     Done(Outcome),
     Panicked(String),
     TimedOut,
+}
+
+/// The upload table's next sweep (never, without a table).
+pub(super) async fn upload_sweep(slot: &mut Option<Box<UploadTable>>) {
+    match slot {
+        Some(table) => table.sweep_due().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Polls the running handler under its deadline and a panic guard.
@@ -91,12 +101,14 @@ impl Session {
     /// limit, a handler of that name, the files it names.
     fn admit(&mut self, event: &Event) -> Admission {
         if let Some(limiter) = &mut self.limiter {
-            if !limiter.allow(Instant::now().into_std()) {
-                if limiter.dropped_in_a_row > MAX_DROPPED_IN_A_ROW {
+            // `last_seen` is when this frame arrived: no second clock read.
+            match limiter.admit(self.last_seen.into_std(), MAX_DROPPED_IN_A_ROW) {
+                EventVerdict::Accept => {}
+                EventVerdict::Drop => return Admission::Refuse(Refusal::rate_limited()),
+                EventVerdict::Close => {
                     tracing::warn!(id = %self.ctx.id(), "liveview: closing a flooding client");
                     return Admission::Close(End::Close(close::POLICY, "too many events"));
                 }
-                return Admission::Refuse(Refusal::rate_limited());
             }
         }
         let Some(handler) = self.app.handlers.get(event.function.as_str()) else {
@@ -122,6 +134,29 @@ impl Session {
                 &rejection,
             )),
         }
+    }
+
+    /// Charges a client frame to the connection's frame budget, by its kind
+    /// and size; a frame that finds the budget empty closes the connection.
+    pub(super) fn charge(&mut self, message: &Message) -> Step {
+        let cost = match message {
+            Message::Text(text) => FrameCost::text(text.len()),
+            Message::Binary(bytes) => FrameCost::binary(bytes.len()),
+            Message::Ping(_) | Message::Pong(_) => FrameCost::CONTROL,
+            Message::Close(_) => return Ok(()),
+        };
+        self.spend(cost)
+    }
+
+    fn spend(&mut self, cost: f64) -> Step {
+        let now = self.last_seen.into_std();
+        if let Some(budget) = &mut self.budget {
+            if !budget.spend(now, cost) {
+                tracing::warn!(id = %self.ctx.id(), "liveview: closing a client over its frame budget");
+                return Err(End::Close(close::POLICY, "too many frames"));
+            }
+        }
+        Ok(())
     }
 
     /// Starts the event's handler, after the app's `before_event` hooks, as
@@ -249,7 +284,10 @@ impl Session {
     }
 
     async fn on_upload_request(&mut self, request: UploadRequest) -> Step {
-        let table = self.uploads.get_or_insert_with(Box::default);
+        let shared = &self.app.upload_shared;
+        let table = self
+            .uploads
+            .get_or_insert_with(|| Box::new(UploadTable::new(shared.clone())));
         let frame = match request {
             UploadRequest::Cancel { id } => {
                 table.cancel(id);
@@ -266,14 +304,39 @@ impl Session {
     }
 
     pub(super) async fn on_chunk(&mut self, chunk: &[u8]) -> Step {
-        let table = self.uploads.get_or_insert_with(Box::default);
+        let shared = &self.app.upload_shared;
+        let table = self
+            .uploads
+            .get_or_insert_with(|| Box::new(UploadTable::new(shared.clone())));
         let frame = match table.chunk(chunk).await {
             Ok((id, ChunkOutcome::Progress(received))) => upload_status(id, None, Some(received)),
             Ok((id, ChunkOutcome::Done)) => upload_status(id, Some("done"), None),
-            Err((id, err)) => upload_error(self.ctx.id(), id, &err),
+            Err((id, err)) => {
+                self.spend(FrameCost::FAILED_CHUNK)?;
+                upload_error(self.ctx.id(), id, &err)
+            }
         };
         self.publish_upload_progress();
         self.writer.write(frame).await
+    }
+
+    /// Drops the uploads that waited too long (no chunk, or no event to
+    /// claim them) and tells the client, one `upload_failed` frame each.
+    pub(super) async fn expire_uploads(&mut self) -> Step {
+        let Some(table) = self.uploads.as_mut() else {
+            return Ok(());
+        };
+        let expired = table.expire(std::time::Instant::now());
+        if expired.is_empty() {
+            return Ok(());
+        }
+        self.publish_upload_progress();
+        for (id, err) in &expired {
+            self.writer
+                .feed(upload_error(self.ctx.id(), *id, err))
+                .await?;
+        }
+        self.writer.flush().await
     }
 
     fn publish_upload_progress(&self) {

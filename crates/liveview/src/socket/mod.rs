@@ -76,12 +76,17 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         .limits
         .events_per_second
         .map(|rate| RateLimiter::new(rate, app.limits.event_burst));
+    let budget = app
+        .limits
+        .frame_budget
+        .map(|(rate, burst)| RateLimiter::new(rate, burst));
     let mut session = Session {
         writer: Writer::new(socket, app.limits.write_timeout),
         app: Arc::clone(&app),
         ctx,
         dialect,
         limiter,
+        budget,
         in_flight: None,
         last_seen: Instant::now(),
         uploads: None,
@@ -109,6 +114,8 @@ struct Session {
     ctx: Ctx,
     dialect: Dialect,
     limiter: Option<RateLimiter>,
+    /// What every client frame spends (`Limits::frame_budget`).
+    budget: Option<RateLimiter>,
     in_flight: Option<InFlight>,
     last_seen: Instant,
     /// Created on the first upload: most connections never upload.
@@ -148,18 +155,29 @@ impl Session {
                     // The connection holds a sender: the channel cannot close.
                     None => Err(End::Close(close::INTERNAL, "internal error")),
                 },
+                // Before the socket: a client streaming chunks must not
+                // starve its table's sweep.
+                () = dispatch::upload_sweep(&mut self.uploads), if self.uploads.as_deref().is_some_and(UploadTable::pending) => {
+                    Box::pin(self.expire_uploads()).await
+                }
                 message = self.writer.socket().recv(), if self.in_flight.is_none() => {
                     self.last_seen = Instant::now();
                     match message {
-                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
-                        Some(Ok(Message::Binary(chunk))) => Box::pin(self.on_chunk(&chunk)).await,
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                        // tungstenite has queued its answer (the same code,
-                        // or 1002 for a code not allowed on the wire).
-                        Some(Ok(Message::Close(_))) => {
-                            let _ = self.writer.flush().await;
-                            Err(End::Gone)
-                        }
+                        // The frame pays before any work is done on it.
+                        Some(Ok(message)) => match self.charge(&message) {
+                            Ok(()) => match message {
+                                Message::Text(text) => Box::pin(self.on_text(text.as_str())).await,
+                                Message::Binary(chunk) => Box::pin(self.on_chunk(&chunk)).await,
+                                Message::Ping(_) | Message::Pong(_) => Ok(()),
+                                // tungstenite has queued its answer (the same code,
+                                // or 1002 for a code not allowed on the wire).
+                                Message::Close(_) => {
+                                    let _ = self.writer.flush().await;
+                                    Err(End::Gone)
+                                }
+                            },
+                            Err(end) => Err(end),
+                        },
                         None => Err(End::Gone),
                         Some(Err(err)) => Err(read_error(&err)),
                     }

@@ -21,7 +21,7 @@ pub struct UploadConfig {
     pub(super) max_files: usize,
     pub(super) accept: Vec<String>,
     pub(super) memory_threshold: usize,
-    pub(super) temp_dir: PathBuf,
+    pub(super) temp_dir: Option<PathBuf>,
 }
 
 impl Default for UploadConfig {
@@ -31,7 +31,7 @@ impl Default for UploadConfig {
             max_files: 10,
             accept: Vec::new(),
             memory_threshold: 256 * 1024,
-            temp_dir: std::env::temp_dir().join("liveview-uploads"),
+            temp_dir: None,
         }
     }
 }
@@ -75,11 +75,16 @@ impl UploadConfig {
         self
     }
 
-    /// Where temporary files go (default: the system's temporary directory,
-    /// under `liveview-uploads`).
+    /// Where this function's temporary files go. By default they go to the
+    /// `LiveView`'s own directory (see
+    /// [`LiveViewBuilder::upload_dir`](crate::LiveViewBuilder::upload_dir)),
+    /// made at build time and removed with it, whose orphans a killed
+    /// process leaves are removed at the next start. A directory given
+    /// here is made (mode 0700) when missing and is the app's to keep
+    /// private and clean; files in it are created 0600 either way.
     #[must_use]
     pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.temp_dir = dir.into();
+        self.temp_dir = Some(dir.into());
         self
     }
 

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+use super::budget::Charge;
+
 /// A temporary file, deleted when dropped unless kept.
 pub(super) struct TempFile {
     pub(super) path: PathBuf,
@@ -45,6 +47,8 @@ pub struct UploadedFile {
     pub(super) content_type: String,
     pub(super) size: u64,
     pub(super) content: Content,
+    /// Its share of the upload budget, given back when the file is dropped.
+    pub(super) _charge: Charge,
 }
 
 impl UploadedFile {

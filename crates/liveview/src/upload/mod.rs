@@ -6,10 +6,14 @@
 //! uploads carries them, as [`UploadedFile`]s, into its handler's
 //! [`Uploads`](crate::Uploads) argument.
 
+mod budget;
 mod config;
+mod dir;
 pub(crate) mod file;
 mod table;
 
+pub(crate) use budget::UploadBudget;
 pub use config::UploadConfig;
+pub(crate) use dir::{UploadDir, default_parent};
 pub use file::{UploadProgress, UploadedFile};
-pub(crate) use table::{ChunkOutcome, UploadTable};
+pub(crate) use table::{ChunkOutcome, UploadShared, UploadTable};

@@ -4,12 +4,16 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use liveview_protocol::{CHUNK_HEADER_BYTES, Chunk, Event, MAX_CHUNK_BYTES, UploadRequest};
 use tokio::io::AsyncWriteExt;
 
+use super::budget::{Charge, Full, UploadBudget};
 use super::config::UploadConfig;
+use super::dir::create_private_dir_all;
 use super::file::{Content, TempFile, UploadProgress, UploadedFile};
 use crate::error::Rejection;
 
@@ -34,6 +38,30 @@ struct OpenUpload {
     memory_threshold: usize,
     temp_dir: PathBuf,
     sink: Sink,
+    /// Its share of the `LiveView`'s upload budget.
+    charge: Charge,
+    /// When the last chunk (or the start) came.
+    last_chunk: Instant,
+}
+
+/// A finished upload, waiting for the event that claims it.
+struct Finished {
+    file: UploadedFile,
+    function: String,
+    since: Instant,
+}
+
+/// What an upload table shares with the rest of its `LiveView`.
+#[derive(Clone)]
+pub(crate) struct UploadShared {
+    /// The budget of all its connections.
+    pub(crate) budget: Arc<UploadBudget>,
+    /// Its own temporary directory (for configs without `temp_dir`).
+    pub(crate) dir: Option<Arc<Path>>,
+    /// `Limits::upload_idle_timeout`.
+    pub(crate) idle_timeout: Duration,
+    /// `Limits::upload_unclaimed_timeout`.
+    pub(crate) unclaimed_timeout: Duration,
 }
 
 /// What a chunk did.
@@ -45,14 +73,91 @@ pub(crate) enum ChunkOutcome {
 }
 
 /// The uploads of one connection, owned by its socket task.
-#[derive(Default)]
 pub(crate) struct UploadTable {
     open: HashMap<u32, OpenUpload>,
-    finished: HashMap<u32, UploadedFile>,
-    finished_function: HashMap<u32, String>,
+    finished: HashMap<u32, Finished>,
+    shared: UploadShared,
+    /// Drives the expiry of idle and unclaimed uploads while there are any:
+    /// one timer per connection that uploads, none for the others.
+    sweep: tokio::time::Interval,
+}
+
+#[cfg(test)]
+impl Default for UploadTable {
+    fn default() -> Self {
+        UploadTable::new(UploadShared {
+            budget: UploadBudget::new(u64::MAX, u64::MAX),
+            dir: None,
+            idle_timeout: Duration::from_secs(30),
+            unclaimed_timeout: Duration::from_secs(30),
+        })
+    }
 }
 
 impl UploadTable {
+    /// A table for one connection (made on its first upload frame).
+    pub(crate) fn new(shared: UploadShared) -> Self {
+        // A few sweeps per timeout: an upload expires at most a quarter of
+        // its timeout late (5 s at most).
+        let period = (shared.idle_timeout.min(shared.unclaimed_timeout) / 4)
+            .clamp(Duration::from_millis(5), Duration::from_secs(5));
+        let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        UploadTable {
+            open: HashMap::new(),
+            finished: HashMap::new(),
+            shared,
+            sweep,
+        }
+    }
+
+    /// True while uploads are open or wait for their event (the sweep runs).
+    pub(crate) fn pending(&self) -> bool {
+        !self.open.is_empty() || !self.finished.is_empty()
+    }
+
+    /// The next sweep.
+    pub(crate) async fn sweep_due(&mut self) {
+        self.sweep.tick().await;
+    }
+
+    /// Drops the open uploads that got no chunk for `idle_timeout` and the
+    /// finished ones no event claimed for `unclaimed_timeout` (their memory
+    /// and temporary files with them); returns why, per upload.
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<(u32, Rejection)> {
+        let mut expired = Vec::new();
+        let idle = self.shared.idle_timeout;
+        self.open.retain(|id, upload| {
+            let keep = now.saturating_duration_since(upload.last_chunk) < idle;
+            if !keep {
+                expired.push((
+                    *id,
+                    Rejection::upload_failed(format!(
+                        "no data for {} in {idle:?}: the upload was dropped",
+                        upload.name
+                    )),
+                ));
+            }
+            keep
+        });
+        let unclaimed = self.shared.unclaimed_timeout;
+        self.finished.retain(|id, finished| {
+            let keep = now.saturating_duration_since(finished.since) < unclaimed;
+            if !keep {
+                expired.push((
+                    *id,
+                    Rejection::upload_failed(format!(
+                        "{} was not claimed by an event within {unclaimed:?}: it was dropped",
+                        finished.file.name
+                    )),
+                ));
+            }
+            keep
+        });
+        expired.sort_by_key(|(id, _)| *id);
+        expired
+    }
+
     /// Handles a start; returns the id, and whether the upload is already
     /// complete (an empty file needs no chunk).
     pub(crate) async fn start(
@@ -113,9 +218,9 @@ impl UploadTable {
             .filter(|u| u.function == function)
             .count()
             + self
-                .finished_function
+                .finished
                 .values()
-                .filter(|f| **f == function)
+                .filter(|f| f.function == function)
                 .count();
         if pending_for_function >= config.max_files {
             return Err((
@@ -135,6 +240,39 @@ impl UploadTable {
         let initial = usize::try_from(size)
             .unwrap_or(usize::MAX)
             .min(config.memory_threshold);
+        let temp_dir = match (&config.temp_dir, &self.shared.dir) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(dir)) => dir.to_path_buf(),
+            (None, None) => {
+                return Err((
+                    id,
+                    Rejection::upload_rejected("the server has no directory for uploads"),
+                ));
+            }
+        };
+        // What the upload will hold at most: its buffer in memory (up to the
+        // threshold), and the whole file on disk when it is larger.
+        let on_disk = if size > config.memory_threshold as u64 {
+            size
+        } else {
+            0
+        };
+        let charge = self
+            .shared
+            .budget
+            .reserve(initial as u64, on_disk)
+            .map_err(|full| {
+                let (place, limit) = match full {
+                    Full::Memory(limit) => ("in memory", limit),
+                    Full::Disk(limit) => ("on disk", limit),
+                };
+                (
+                    id,
+                    Rejection::upload_rejected(format!(
+                        "the server is busy: uploads {place} are at their limit ({limit} bytes); try {name} again later"
+                    )),
+                )
+            })?;
         let upload = OpenUpload {
             function,
             field,
@@ -143,14 +281,15 @@ impl UploadTable {
             size,
             received: 0,
             memory_threshold: config.memory_threshold,
-            temp_dir: config.temp_dir.clone(),
+            temp_dir,
             sink: Sink::Memory(Vec::with_capacity(initial)),
+            charge,
+            last_chunk: Instant::now(),
         };
         if size == 0 {
             let function = upload.function.clone();
             let file = upload.finish().await.map_err(|err| (id, err))?;
-            self.finished.insert(id, file);
-            self.finished_function.insert(id, function);
+            self.finish(id, file, function);
             return Ok((id, true));
         }
         self.open.insert(id, upload);
@@ -159,8 +298,18 @@ impl UploadTable {
 
     /// Drops an upload (open or finished); true when there was one.
     pub(crate) fn cancel(&mut self, id: u32) -> bool {
-        self.finished_function.remove(&id);
         self.open.remove(&id).is_some() || self.finished.remove(&id).is_some()
+    }
+
+    fn finish(&mut self, id: u32, file: UploadedFile, function: String) {
+        self.finished.insert(
+            id,
+            Finished {
+                file,
+                function,
+                since: Instant::now(),
+            },
+        );
     }
 
     /// Handles a binary chunk. On error the upload (if any) is dropped.
@@ -191,8 +340,7 @@ impl UploadTable {
                 let function = done.function.clone();
                 match done.finish().await {
                     Ok(file) => {
-                        self.finished.insert(id, file);
-                        self.finished_function.insert(id, function);
+                        self.finish(id, file, function);
                         Ok((id, ChunkOutcome::Done))
                     }
                     Err(err) => Err((id, err)),
@@ -212,11 +360,11 @@ impl UploadTable {
         for (field, ids) in &event.uploads {
             for id in ids {
                 let belongs = self
-                    .finished_function
+                    .finished
                     .get(id)
-                    .is_some_and(|function| *function == event.function);
+                    .is_some_and(|finished| finished.function == event.function);
                 let file = if belongs {
-                    self.finished.remove(id)
+                    self.finished.remove(id).map(|finished| finished.file)
                 } else {
                     None
                 };
@@ -226,7 +374,6 @@ impl UploadTable {
                         event.function
                     )));
                 };
-                self.finished_function.remove(id);
                 if file.field != *field {
                     return Err(Rejection::invalid_data(format!(
                         "upload {id} belongs to field '{}', not '{field}'",
@@ -277,6 +424,7 @@ impl OpenUpload {
                 self.name, self.size
             )));
         }
+        self.last_chunk = Instant::now();
         if let Sink::Memory(buffer) = &mut self.sink {
             if buffer.len() + data.len() > self.memory_threshold {
                 let spilled = spill(&self.temp_dir, buffer).await.map_err(|err| {
@@ -284,6 +432,7 @@ impl OpenUpload {
                     Rejection::upload_failed("the server could not store the file")
                 })?;
                 self.sink = spilled;
+                self.charge.release_memory();
             }
         }
         match &mut self.sink {
@@ -314,20 +463,25 @@ impl OpenUpload {
             content_type: self.content_type,
             size: self.size,
             content,
+            _charge: self.charge,
         })
     }
 }
 
 /// Moves an in-memory upload to a new temporary file.
 async fn spill(dir: &Path, buffer: &mut Vec<u8>) -> io::Result<Sink> {
-    tokio::fs::create_dir_all(dir).await?;
+    // Made only its owner may enter when missing; files only its owner may read.
+    let owned = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || create_private_dir_all(&owned))
+        .await
+        .map_err(io::Error::other)??;
     let path = dir.join(format!("upload-{}", uuid::Uuid::new_v4().simple()));
     let temp = TempFile::new(path);
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp.path)
-        .await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&temp.path).await?;
     file.write_all(buffer).await?;
     *buffer = Vec::new();
     Ok(Sink::Disk { file, temp })
