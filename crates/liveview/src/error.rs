@@ -206,8 +206,7 @@ pub enum BuildError {
         /// The origin that was given.
         origin: String,
     },
-    /// A room secret is shorter than
-    /// [`MIN_ROOM_SECRET`](crate::rooms::MIN_ROOM_SECRET) bytes.
+    /// A room secret is shorter than 32 bytes (`rooms::MIN_ROOM_SECRET`).
     #[error("a room secret is {len} bytes; it must be at least {min}")]
     RoomSecretTooShort {
         /// Its length.
