@@ -53,6 +53,11 @@ pub struct Config {
     /// several sharing that Redis, with the Redis channel layer and
     /// presence. `None` (the default): the in-memory layer, one node.
     pub redis: Option<String>,
+    /// A secret (32 bytes or more) to sign room ids with: every page then
+    /// gets a signed room (`{{ liveview_room() }}`), and the WebSocket of
+    /// any other room is refused (`403`). `None` (the default): unsigned
+    /// rooms, as Django LiveView's.
+    pub room_secret: Option<String>,
 }
 
 impl Config {
@@ -65,6 +70,7 @@ impl Config {
             debug: cfg!(debug_assertions),
             metrics: Metrics::default(),
             redis: None,
+            room_secret: None,
         }
     }
 }
@@ -245,6 +251,11 @@ pub async fn build(config: Config) -> Result<App, Error> {
         pages: format!("pages:{}", presence.node_id()),
         presence: presence.clone(),
     };
+    if let Some(secret) = &config.room_secret {
+        builder = builder
+            .room_secret(secret.as_bytes())
+            .require_signed_rooms(true);
+    }
     let metrics = config.metrics.clone();
     let lv = builder
         .templates(&config.templates_dir)

@@ -37,6 +37,12 @@ struct Args {
     /// none, the in-memory channel layer (one node, nothing else to run).
     #[arg(long, value_name = "URL", env = "LIVEVIEW_REDIS")]
     redis: Option<String>,
+
+    /// Sign room ids with this secret (32 bytes or more; give every node
+    /// the same) and refuse WebSockets to any room the server did not
+    /// issue. Read from the environment only, to keep it out of `ps`.
+    #[arg(skip = std::env::var("LIVEVIEW_ROOM_SECRET").ok())]
+    room_secret: Option<String>,
 }
 
 #[tokio::main]
@@ -60,6 +66,7 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::new(&args.db);
     config.redis.clone_from(&args.redis);
+    config.room_secret.clone_from(&args.room_secret);
     let App { router, lv, state } = build(config).await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await

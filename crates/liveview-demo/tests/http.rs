@@ -435,3 +435,29 @@ async fn every_handler_of_the_article_is_registered() {
         assert!(names.contains(&name), "{name} is missing from {names:?}");
     }
 }
+
+#[tokio::test]
+async fn with_a_room_secret_pages_get_signed_rooms_and_other_rooms_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = liveview_demo::Config::new(dir.path().join("demo.sqlite3"));
+    config.room_secret = Some("a demo secret of thirty-two bytes or more".to_owned());
+    let demo = Demo::start_with(config).await;
+    let (status, _, body) = demo.get("/").await;
+    assert_eq!(status, 200);
+    let room = body
+        .split_once(r#"data-room=""#)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(room, _)| room.to_owned())
+        .unwrap();
+    assert!(room.starts_with("lvs_"), "{room}");
+    let url = |room: &str| format!("ws://{}/ws/liveview/{room}/?v=1", demo.addr);
+    assert!(tokio_tungstenite::connect_async(url(&room)).await.is_ok());
+    for forged in [liveview::templates::new_room_id(), "chat_room".to_owned()] {
+        match tokio_tungstenite::connect_async(url(&forged)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{forged}");
+            }
+            other => panic!("{forged}: {:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -40,11 +40,14 @@ const PREFIX: &str = "sc";
 
 async fn say(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
     let text = d["text"].as_str().unwrap_or_default().to_owned();
+    if let Some(room) = d["room"].as_str() {
+        ctx.channels()
+            .send_room(room, Patch::append("#messages", text))
+            .await?;
+        return Ok(());
+    }
     match d["to"].as_str() {
-        Some("room") => {
-            ctx.group_send(ctx.room(), Patch::append("#messages", text))
-                .await?
-        }
+        Some("room") => ctx.send_room(Patch::append("#messages", text)).await?,
         Some(group) => {
             ctx.group_send(group, Patch::append("#messages", text))
                 .await?
@@ -450,9 +453,13 @@ async fn group_messages_reach_their_members_only(cluster: &Cluster) {
         .await;
     expect_ack(&mut a1, r).await;
     expect_append(&mut b1, "to chat").await;
-    // Rooms are groups too.
+    // Rooms are groups too (of their own namespace).
     let r = a1
-        .event("say", json!({"to": "rc", "text": "to room rc"}), json!({}))
+        .event(
+            "say",
+            json!({"room": "rc", "text": "to room rc"}),
+            json!({}),
+        )
         .await;
     expect_ack(&mut a1, r).await;
     expect_append(&mut b2, "to room rc").await;

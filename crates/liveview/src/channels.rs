@@ -64,6 +64,25 @@ impl Channels {
         self.layer.group_send(group, frame).await
     }
 
+    /// Sends a patch to every connection of a room (the room id of their
+    /// URL `/ws/liveview/{room}/`), on every node: the group
+    /// [`room_group(room)`](crate::room_group).
+    ///
+    /// ```no_run
+    /// # async fn run(lv: liveview::LiveView, room: &str) -> Result<(), liveview::layer::SendError> {
+    /// lv.channels()
+    ///     .send_room(room, liveview::Patch::html("#status", "order shipped"))
+    ///     .await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`group_send`](Self::group_send).
+    pub async fn send_room(&self, room: &str, patch: Patch) -> Result<(), SendError> {
+        self.group_send(&crate::rooms::room_group(room), patch)
+            .await
+    }
+
     /// Sends a patch to one connection.
     ///
     /// # Errors

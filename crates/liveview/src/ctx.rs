@@ -47,6 +47,8 @@ pub struct Ctx {
 pub(crate) struct Connection {
     pub(crate) id: ConnId,
     pub(crate) room: Box<str>,
+    /// The claims of a signed room (verified at the upgrade).
+    room_claims: Option<Box<str>>,
     pub(crate) request: Parts,
     pub(crate) mailbox: Mailbox,
     /// Per-connection typed state; a `Vec` because connections hold few
@@ -61,11 +63,18 @@ impl Connection {
         Connection {
             id,
             room,
+            room_claims: None,
             request,
             mailbox,
             state: Mutex::new(Vec::new()),
             upload_progress: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The claims of its signed room, verified at the upgrade.
+    pub(crate) fn with_room_claims(mut self, claims: Option<Box<str>>) -> Self {
+        self.room_claims = claims;
+        self
     }
 
     /// Replaces what [`Ctx::upload_progress`] reports.
@@ -94,9 +103,30 @@ impl Ctx {
     }
 
     /// The room of the connection (from its URL `/ws/liveview/{room}/`).
-    /// The connection is a member of the group of the same name.
+    /// The connection is a member of the room's group,
+    /// [`room_group(room)`](crate::room_group) (not of a group named as the
+    /// room: the client chooses it); send to it with
+    /// [`send_room`](Self::send_room).
     pub fn room(&self) -> &str {
         &self.conn.room
+    }
+
+    /// The claims of the connection's room when it is signed (verified at
+    /// the upgrade; `""` for a signed room without claims), `None` for an
+    /// unsigned room. See [`rooms`](crate::rooms).
+    ///
+    /// ```
+    /// use liveview::{Ctx, Error, Patch};
+    ///
+    /// async fn my_orders(ctx: Ctx) -> Result<Patch, Error> {
+    ///     // The page was rendered with `{{ liveview_room(user_id) }}`.
+    ///     let user = ctx.room_claims().ok_or_else(|| Error::user("Please sign in"))?;
+    ///     Ok(Patch::html("#orders", format!("orders of {user}")))
+    /// }
+    /// # let _ = liveview::LiveView::builder().handler("my_orders", my_orders);
+    /// ```
+    pub fn room_claims(&self) -> Option<&str> {
+        self.conn.room_claims.as_deref()
     }
 
     /// The HTTP request that opened the WebSocket: URI, headers, extensions
@@ -157,7 +187,8 @@ impl Ctx {
         self.group_send(BROADCAST_GROUP, patch).await
     }
 
-    /// Sends a patch to every member of a group (a room is a group).
+    /// Sends a patch to every member of a group (an app's group; for the
+    /// connection's room, [`send_room`](Self::send_room)).
     ///
     /// # Errors
     /// When the channel layer's backend fails, or the patch is too large
@@ -165,6 +196,26 @@ impl Ctx {
     pub async fn group_send(&self, group: &str, patch: Patch) -> Result<(), SendError> {
         let frame = push_frame(&patch, self.services.max_outgoing_frame_bytes)?;
         self.services.layer.group_send(group, frame).await
+    }
+
+    /// Sends a patch to every connection of this connection's room (this
+    /// one included), on every node.
+    ///
+    /// ```
+    /// use liveview::{Ctx, Patch, Result};
+    ///
+    /// async fn ping_room(ctx: Ctx) -> Result<()> {
+    ///     ctx.send_room(Patch::append("#log", "<li>ping</li>")).await?;
+    ///     Ok(())
+    /// }
+    /// # let _ = liveview::LiveView::builder().handler("ping_room", ping_room);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`group_send`](Self::group_send).
+    pub async fn send_room(&self, patch: Patch) -> Result<(), SendError> {
+        self.group_send(&crate::rooms::room_group(self.room()), patch)
+            .await
     }
 
     /// Sends a patch to another connection, by id.

@@ -206,4 +206,15 @@ pub enum BuildError {
         /// The origin that was given.
         origin: String,
     },
+    /// A room secret is shorter than 32 bytes (`rooms::MIN_ROOM_SECRET`).
+    #[error("a room secret is {len} bytes; it must be at least {min}")]
+    RoomSecretTooShort {
+        /// Its length.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// `require_signed_rooms(true)` without a `room_secret`.
+    #[error("signed rooms are required, but no room secret is given")]
+    SignedRoomsWithoutSecret,
 }

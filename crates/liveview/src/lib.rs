@@ -62,6 +62,7 @@
 //!   layer;
 //! - [`presence`]: who is in a topic, on one node or many;
 //! - [`upload`]: upload limits and uploaded files;
+//! - [`rooms`]: the groups of rooms and signed room ids;
 //! - [`templates`]: the minijinja environment and its helpers;
 //! - [`client`]: the embedded browser client's URL and tag;
 //! - [`protocol`]: the wire types (`liveview-protocol`).
@@ -97,6 +98,7 @@ pub mod layer;
 mod limits;
 pub mod presence;
 mod reply;
+pub mod rooms;
 mod server;
 mod services;
 mod socket;
@@ -110,6 +112,7 @@ pub use extract::typed::{Data, Form, State};
 pub use handler::Handler;
 pub use limits::Limits;
 pub use reply::{IntoReply, Reply};
+pub use rooms::room_group;
 pub use server::{LiveView, LiveViewBuilder, Serve, no_delay, serve, shutdown_signal};
 pub use upload::file::Uploads;
 

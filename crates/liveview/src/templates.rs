@@ -9,6 +9,7 @@ use minijinja_autoreload::AutoReloader;
 use serde::Serialize;
 
 use crate::client;
+use crate::rooms::RoomKeys;
 
 /// A template failed to load or render.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +32,11 @@ pub(crate) type EnvSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
 /// - `{{ liveview_script() }}`: the `<script>` tag of the browser client
 ///   (also available as `liveview_headers()`, Django LiveView's name);
 /// - `{{ liveview_room() }}`: a new unguessable room id (122 random bits),
-///   for `<html data-room="{{ liveview_room() }}">`.
+///   for `<html data-room="{{ liveview_room() }}">`; signed, with an
+///   expiry, when the builder has a
+///   [`room_secret`](crate::LiveViewBuilder::room_secret), and then
+///   `{{ liveview_room(claims) }}` puts claims in it (a user id, up to 48
+///   bytes; see [`rooms`](crate::rooms)).
 ///
 /// In debug mode templates are reloaded when their files change.
 ///
@@ -63,9 +68,16 @@ pub(crate) struct TemplatesBuilder {
     dir: Option<PathBuf>,
     reload: bool,
     setup: Option<EnvSetup>,
+    rooms: Option<Arc<RoomKeys>>,
 }
 
 impl TemplatesBuilder {
+    /// Sign the rooms of `liveview_room()` with these keys (when they hold any).
+    pub(crate) fn rooms(mut self, rooms: Arc<RoomKeys>) -> Self {
+        self.rooms = Some(rooms).filter(|rooms| rooms.signs());
+        self
+    }
+
     /// Load templates from this directory.
     #[must_use]
     pub(crate) fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -87,13 +99,18 @@ impl TemplatesBuilder {
 
     /// Builds the templates.
     pub(crate) fn build(self) -> Templates {
-        let TemplatesBuilder { dir, reload, setup } = self;
+        let TemplatesBuilder {
+            dir,
+            reload,
+            setup,
+            rooms,
+        } = self;
         let source = match dir {
             Some(dir) if reload => Source::Reloading(AutoReloader::new(move |notifier| {
                 notifier.watch_path(&dir, true);
-                Ok(environment(Some(&dir), setup.as_ref()))
+                Ok(environment(Some(&dir), setup.as_ref(), rooms.clone()))
             })),
-            dir => Source::Fixed(environment(dir.as_deref(), setup.as_ref())),
+            dir => Source::Fixed(environment(dir.as_deref(), setup.as_ref(), rooms)),
         };
         Templates {
             source: Arc::new(source),
@@ -101,7 +118,11 @@ impl TemplatesBuilder {
     }
 }
 
-fn environment(dir: Option<&Path>, setup: Option<&EnvSetup>) -> Environment<'static> {
+fn environment(
+    dir: Option<&Path>,
+    setup: Option<&EnvSetup>,
+    rooms: Option<Arc<RoomKeys>>,
+) -> Environment<'static> {
     let mut env = Environment::new();
     if let Some(dir) = dir {
         env.set_loader(minijinja::path_loader(dir));
@@ -115,7 +136,9 @@ fn environment(dir: Option<&Path>, setup: Option<&EnvSetup>) -> Environment<'sta
     });
     env.add_function("liveview_script", script_tag);
     env.add_function("liveview_headers", script_tag);
-    env.add_function("liveview_room", new_room_id);
+    env.add_function("liveview_room", move |claims: Option<String>| {
+        room_helper(rooms.as_deref(), claims.as_deref())
+    });
     if let Some(setup) = setup {
         setup(&mut env);
     }
@@ -124,6 +147,21 @@ fn environment(dir: Option<&Path>, setup: Option<&EnvSetup>) -> Environment<'sta
 
 fn script_tag() -> Value {
     Value::from_safe_string(client::script_tag().to_owned())
+}
+
+/// `liveview_room()`: a signed room with a secret, a random one without
+/// (which cannot carry claims).
+fn room_helper(rooms: Option<&RoomKeys>, claims: Option<&str>) -> Result<String, minijinja::Error> {
+    match (rooms, claims) {
+        (Some(rooms), claims) => rooms.sign(claims).map_err(|err| {
+            minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.to_string())
+        }),
+        (None, None) => Ok(new_room_id()),
+        (None, Some(_)) => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            crate::rooms::RoomError::NoSecret.to_string(),
+        )),
+    }
 }
 
 /// A new unguessable room id: 32 hex digits of a random (v4) UUID.

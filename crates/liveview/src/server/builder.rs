@@ -17,6 +17,7 @@ use crate::handler::{BoxedHandler, Handler, Registration};
 use crate::layer::{ChannelLayer, InMemoryLayer};
 use crate::limits::Limits;
 use crate::reply::IntoReply;
+use crate::rooms::RoomConfig;
 use crate::services::{Services, StateMap};
 use crate::templates::{EnvSetup, Templates};
 use crate::upload::{UploadBudget, UploadConfig, UploadDir, UploadShared, default_parent};
@@ -36,6 +37,7 @@ pub struct LiveViewBuilder {
     uploads: HashMap<Box<str>, UploadConfig>,
     upload_dir: Option<PathBuf>,
     on_connect: Option<ConnectHook>,
+    rooms: RoomConfig,
 }
 
 impl Default for LiveViewBuilder {
@@ -54,6 +56,7 @@ impl Default for LiveViewBuilder {
             uploads: HashMap::new(),
             upload_dir: None,
             on_connect: None,
+            rooms: RoomConfig::default(),
         }
     }
 }
@@ -251,15 +254,70 @@ impl LiveViewBuilder {
         self
     }
 
+    /// Signs room ids with this secret (at least 32 random bytes, kept
+    /// out of the source): `{{ liveview_room() }}` and
+    /// [`LiveView::sign_room`] then issue signed rooms, and the upgrade
+    /// refuses (`403`) a signed room whose signature is wrong or that has
+    /// expired. Unsigned rooms are still accepted unless
+    /// [`require_signed_rooms`](Self::require_signed_rooms). See
+    /// [`rooms`](crate::rooms).
+    ///
+    /// ```
+    /// let lv = liveview::LiveView::builder()
+    ///     .room_secret(*b"a secret of at least thirty-two bytes..")
+    ///     .build()?;
+    /// let html = lv.templates().render_str(r#"<html data-room="{{ liveview_room() }}">"#, ())?;
+    /// assert!(html.contains("data-room=\"lvs_"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn room_secret(self, secret: impl Into<Vec<u8>>) -> Self {
+        self.room_secrets([secret])
+    }
+
+    /// Like [`room_secret`](Self::room_secret), with several secrets for
+    /// rotation: rooms are signed with the first and verified with any.
+    /// Keep an old secret listed for the room lifetime after replacing it.
+    #[must_use]
+    pub fn room_secrets<I, K>(mut self, secrets: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<Vec<u8>>,
+    {
+        self.rooms.secrets = secrets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Refuse (`403`) upgrades to rooms that are not signed: a client can
+    /// then only join a room the server gave it. Off by default, so that
+    /// pages with their own room ids (Django LiveView's client makes a
+    /// UUID) keep working; on, it needs a [`room_secret`](Self::room_secret).
+    #[must_use]
+    pub fn require_signed_rooms(mut self, required: bool) -> Self {
+        self.rooms.require_signed = required;
+        self
+    }
+
+    /// How long a signed room id is accepted after it is issued (default:
+    /// 24 hours). A page open longer cannot reconnect to its room (its
+    /// client gets `403`) and must be reloaded.
+    #[must_use]
+    pub fn room_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.rooms.ttl = Some(ttl);
+        self
+    }
+
     /// Builds the `LiveView`.
     ///
     /// # Errors
     /// A [`BuildError`] for a missing template directory, two handlers of
     /// one name, a bad handler name, uploads configured for a function that
-    /// has no handler, an upload directory that cannot be made, or a bad
-    /// allowed origin.
+    /// has no handler, an upload directory that cannot be made, a bad
+    /// allowed origin, a room secret under 32 bytes, or signed rooms
+    /// required without a secret.
     pub fn build(self) -> Result<LiveView, BuildError> {
         let origins = self.origins?;
+        let rooms = Arc::new(self.rooms.build()?);
         let mut handlers: HashMap<Box<str>, BoxedHandler> = HashMap::new();
         if self.auto_register {
             for registration in inventory::iter::<Registration> {
@@ -325,7 +383,8 @@ impl LiveViewBuilder {
         }
         let mut templates = Templates::builder()
             .reload(self.debug)
-            .setup_arc(self.template_setup);
+            .setup_arc(self.template_setup)
+            .rooms(Arc::clone(&rooms));
         if let Some(dir) = self.templates_dir {
             templates = templates.dir(dir);
         }
@@ -351,6 +410,7 @@ impl LiveViewBuilder {
                 app: Arc::new(app),
                 origins,
                 lifecycle: Arc::new(Lifecycle::new()),
+                rooms,
             }),
         })
     }

@@ -23,6 +23,7 @@ use self::origin::OriginPolicy;
 use crate::app::App;
 use crate::channels::Channels;
 use crate::client;
+use crate::rooms::{RoomError, RoomKeys};
 use crate::templates::Templates;
 
 /// What the routes of one `LiveView` share.
@@ -30,6 +31,8 @@ struct Server {
     app: Arc<App>,
     origins: OriginPolicy,
     lifecycle: Arc<Lifecycle>,
+    /// Room signing keys and policy, checked once per upgrade.
+    rooms: Arc<RoomKeys>,
 }
 
 /// A live-view service: named handlers, a channel layer, templates, and the
@@ -89,6 +92,21 @@ impl LiveView {
             Arc::clone(&services.layer),
             services.max_outgoing_frame_bytes,
         )
+    }
+
+    /// A new signed room id, for `<html data-room="...">` of a page
+    /// rendered without templates (in a template: `{{ liveview_room() }}`,
+    /// or `{{ liveview_room(claims) }}`). `claims` (at most 48 bytes, a user
+    /// id for instance) reach handlers as
+    /// [`Ctx::room_claims`](crate::Ctx::room_claims). See
+    /// [`rooms`](crate::rooms).
+    ///
+    /// # Errors
+    /// [`RoomError::NoSecret`] without a
+    /// [`room_secret`](LiveViewBuilder::room_secret),
+    /// [`RoomError::ClaimsTooLong`].
+    pub fn sign_room(&self, claims: Option<&str>) -> Result<String, RoomError> {
+        self.server.rooms.sign(claims)
     }
 
     /// The app's templates (to render full pages over plain HTTP too).

@@ -35,6 +35,13 @@ pub(super) async fn upgrade(
         tracing::warn!(origin = ?parts.headers.get_all(header::ORIGIN), "liveview: refused a WebSocket from a foreign origin");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
+    let room_claims = match server.rooms.check(&room) {
+        Ok(claims) => claims,
+        Err(refusal) => {
+            tracing::warn!(%refusal, "liveview: refused a WebSocket to a room");
+            return (StatusCode::FORBIDDEN, "room not allowed").into_response();
+        }
+    };
     if server.lifecycle.is_shutting_down() {
         return unavailable("server is shutting down");
     }
@@ -52,6 +59,7 @@ pub(super) async fn upgrade(
     };
     let accepted = Accepted {
         room: room.into_boxed_str(),
+        room_claims,
         dialect: Dialect::from_query(parts.uri.query()),
         request: owned_parts(parts),
         shutdown: server.lifecycle.shutdown_signal(),

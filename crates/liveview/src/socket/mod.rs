@@ -42,6 +42,8 @@ const WRITE_BATCH: usize = 64;
 pub(crate) struct Accepted {
     /// From the URL `/ws/liveview/{room}/`.
     pub(crate) room: Box<str>,
+    /// The claims of a signed room, verified at the upgrade.
+    pub(crate) room_claims: Option<Box<str>>,
     pub(crate) dialect: Dialect,
     /// The upgrade request's head, copied out of hyper's buffer.
     pub(crate) request: Parts,
@@ -54,6 +56,7 @@ pub(crate) struct Accepted {
 pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Accepted, guard: G) {
     let Accepted {
         room,
+        room_claims,
         dialect,
         request,
         shutdown,
@@ -62,14 +65,17 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
     let id = ConnId::next(layer.node());
     let (mailbox, outbox) = Mailbox::new(app.limits.outgoing_queue);
     layer.attach(id, mailbox.clone());
-    for group in [&*room, BROADCAST_GROUP] {
+    // The room's group has its own namespace: a room named like an app's
+    // group does not receive it.
+    let room_group = crate::rooms::room_group(&room);
+    for group in [&*room_group, BROADCAST_GROUP] {
         if let Err(err) = layer.group_add(group, id).await {
             tracing::warn!(%id, group, %err, "liveview: could not join group");
         }
     }
     tracing::debug!(%id, room = &*room, ?dialect, "liveview: connected");
     let ctx = Ctx::new(
-        Arc::new(Connection::new(id, room, request, mailbox)),
+        Arc::new(Connection::new(id, room, request, mailbox).with_room_claims(room_claims)),
         Arc::clone(&app.services),
     );
     let limiter = app
