@@ -143,6 +143,14 @@ pub(crate) fn push_frame(patch: &Patch, limit: usize) -> Result<Frame, SendError
     Ok(frame)
 }
 
+impl fmt::Debug for Channels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channels")
+            .field("local_connections", &self.layer.local_connections())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,13 +166,5 @@ mod tests {
             );
         }
         assert!(disconnect(&format!("/{}", "a".repeat(MAX_REDIRECT_BYTES))).is_err());
-    }
-}
-
-impl fmt::Debug for Channels {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Channels")
-            .field("local_connections", &self.layer.local_connections())
-            .finish()
     }
 }
