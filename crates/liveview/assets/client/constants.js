@@ -9,7 +9,6 @@ const SOCKET_OPEN = 1; // not WebSocket.OPEN: a page may wrap WebSocket
 const DEFAULT_URL = '/ws/liveview/{room}/?v=' + PROTOCOL_VERSION;
 const CLOSE_NORMAL = 1000;
 const CLOSE_TRY_AGAIN_LATER = 1013;
-const CLOSE_SESSION_ENDED = 4001; // reason: where to go; empty: reload
 const CHUNK_HEADER_SIZE = 12; // u32 id, u64 offset (docs/uploads.md)
 const CHUNK_SIZE = 65536;
 const UPLOAD_WINDOW = 4; // unacknowledged chunks

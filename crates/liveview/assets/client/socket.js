@@ -45,19 +45,13 @@ function connect() {
   ws.onclose = (e) => {
     if (socket !== ws) return; // closed by sleep()
     socket = null;
-    if (e.code === CLOSE_SESSION_ENDED) return endSession(e.reason);
+    if (e.code === 4001) return e.reason ? location.assign(e.reason) : location.reload(); // session ended
     unanswered();
     abortUploads('the connection was lost');
     showStatus(false);
     if (e.code === CLOSE_TRY_AGAIN_LATER) attempt = Math.max(attempt, 4);
     retry();
   };
-}
-// Logged out or expired: reconnecting would not help, the page must load anew.
-function endSession(to) {
-  asleep = true;
-  const target = to && new URL(to, location.href);
-  if (target && target.origin === location.origin) location.assign(target); else location.reload();
 }
 // Jitter: a restarted server does not get all its clients at once.
 function retry() {
