@@ -29,6 +29,9 @@
 //!   node (when to subscribe or unsubscribe).
 //! - Carry [`Frame::as_str`] between nodes and rebuild it on arrival with
 //!   [`Frame::from_json_text`].
+//! - Control messages ([`Control`], [`ChannelLayer::group_control`]) need
+//!   nothing of their own: the default sends them as a group message, and
+//!   [`LocalHub::deliver_group`] hands them to the sockets on arrival.
 //! - Fail with [`SendError`]: `Closed` for a connection of this node that is
 //!   gone, `Backend` when the transport refused a message.
 //! - Check it with the conformance suite (`layer::conformance`, cargo
