@@ -182,6 +182,24 @@ impl Client {
         }
     }
 
+    /// Waits for the server to close; returns the close code and reason.
+    pub async fn recv_close_frame(&mut self) -> (u16, String) {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("timed out waiting for close");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.as_str().to_owned());
+                }
+                Some(Ok(Message::Close(None))) => return (1005, String::new()),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("socket error before close: {err}"),
+                None => panic!("stream ended without a close frame"),
+            }
+        }
+    }
+
     /// The next text frame, or the close code when the server closes
     /// instead (for floods that must end in a close). A send that fails
     /// because the server already closed is not an error here: see

@@ -44,6 +44,11 @@ async fn join(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
     Ok(())
 }
 
+async fn tag(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
+    ctx.tag(d["tag"].as_str().unwrap_or_default()).await?;
+    Ok(())
+}
+
 struct Node {
     server: TestServer,
     layer: RedisLayer,
@@ -64,6 +69,7 @@ async fn node(redis: &RedisServer, prefix: &str) -> Node {
             .layer(layer.clone())
             .handler("say", say)
             .handler("join", join)
+            .handler("tag", tag)
             .handler("ping", || async {}),
     )
     .await;
@@ -279,6 +285,7 @@ async fn node_with(prefix: &str, config: RedisConfig) -> Node {
             })
             .handler("say", say)
             .handler("join", join)
+            .handler("tag", tag)
             .handler("ping", || async {}),
     )
     .await;
@@ -515,4 +522,38 @@ async fn a_publish_whose_answer_was_lost_runs_once() {
     assert_eq!(counts.get("once").copied(), Some(1), "{counts:?}");
     assert_eq!(counts.len(), 1, "{counts:?}");
     assert_eq!(a.layer.dropped_messages(), 0);
+}
+
+/// A kick is a control message that travels like a group message: tagged
+/// connections on both nodes close with 4001 and the redirect, once, and
+/// the others stay open.
+#[tokio::test]
+async fn disconnect_tag_closes_tagged_connections_on_every_node() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "kick").await;
+    let b = node(&redis, "kick").await;
+    let mut a1 = client(&a, "ka").await;
+    let mut b1 = client(&b, "kb").await;
+    let mut b2 = client(&b, "kc").await;
+    for (c, t) in [
+        (&mut a1, "user:42"),
+        (&mut b1, "user:42"),
+        (&mut b2, "user:7"),
+    ] {
+        let r = c.event("tag", json!({"tag": t}), json!({})).await;
+        expect_ack(c, r).await;
+    }
+    a.server
+        .lv
+        .channels()
+        .disconnect_tag("user:42", "/login")
+        .await
+        .unwrap();
+    assert_eq!(a1.recv_close_frame().await, (4001, "/login".to_owned()));
+    assert_eq!(b1.recv_close_frame().await, (4001, "/login".to_owned()));
+    b2.expect_silence(QUIET).await;
+    let r = b2.event("ping", json!({}), json!({})).await;
+    expect_ack(&mut b2, r).await;
+    a.server.wait_connections(0).await;
+    b.server.wait_connections(1).await;
 }

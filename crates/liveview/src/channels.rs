@@ -6,7 +6,7 @@ use std::sync::Arc;
 use liveview_protocol::{BROADCAST_GROUP, Patch};
 
 use crate::layer::SendError;
-use crate::layer::{ChannelLayer, ConnId, Frame};
+use crate::layer::{ChannelLayer, ConnId, Control, Frame, MAX_REDIRECT_BYTES};
 
 /// Sends patches to one connection, a group, or everyone, from any task:
 /// a background job, a timer, an HTTP handler.
@@ -97,6 +97,50 @@ impl Channels {
     pub fn local_connections(&self) -> usize {
         self.layer.local_connections()
     }
+
+    /// Closes every connection tagged `tag` ([`Ctx::tag`](crate::Ctx::tag)),
+    /// on every node, with close code 4001 ("session ended"): the browser
+    /// client does not reconnect but goes to `redirect` (a path such as
+    /// `"/login"`), or reloads the page when `redirect` is empty. Call it
+    /// on logout and on a password change.
+    ///
+    /// ```no_run
+    /// # async fn logout(channels: liveview::Channels) -> Result<(), liveview::layer::SendError> {
+    /// channels.disconnect_tag("user:42", "/login").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SendError::BadRedirect`] for a redirect that is not empty or a
+    /// path of at most 123 bytes; a backend error from the channel layer.
+    pub async fn disconnect_tag(&self, tag: &str, redirect: &str) -> Result<(), SendError> {
+        let control = disconnect(redirect)?;
+        self.layer.group_control(&tag_group(tag), control).await
+    }
+}
+
+/// The group of a tag: a name no page joins by accident.
+pub(crate) fn tag_group(tag: &str) -> String {
+    format!("{TAG_GROUP_PREFIX}{tag}")
+}
+
+/// Tags are groups whose name starts with this (a control character, so
+/// that `ctx.join` of an ordinary name never meets one).
+const TAG_GROUP_PREFIX: &str = "\u{1}tag:";
+
+/// A disconnect to `redirect`, checked: a close reason is at most 123
+/// bytes, and the client only follows paths on its own site.
+fn disconnect(redirect: &str) -> Result<Control, SendError> {
+    let path = redirect.starts_with('/') && !redirect.starts_with("//");
+    if (redirect.is_empty() || path) && redirect.len() <= MAX_REDIRECT_BYTES {
+        Ok(Control::Disconnect {
+            redirect: redirect.into(),
+        })
+    } else {
+        Err(SendError::BadRedirect {
+            redirect: redirect.to_owned(),
+        })
+    }
 }
 
 /// Encodes a pushed patch, once however many receive it, and refuses it
@@ -123,5 +167,23 @@ impl fmt::Debug for Channels {
         f.debug_struct("Channels")
             .field("local_connections", &self.layer.local_connections())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_are_empty_or_paths_that_fit_a_close_reason() {
+        assert!(disconnect("").is_ok());
+        assert!(disconnect("/login?next=%2Fcart").is_ok());
+        for bad in ["https://evil.example/", "//evil.example/", "login"] {
+            assert!(
+                matches!(disconnect(bad), Err(SendError::BadRedirect { .. })),
+                "{bad}"
+            );
+        }
+        assert!(disconnect(&format!("/{}", "a".repeat(MAX_REDIRECT_BYTES))).is_err());
     }
 }

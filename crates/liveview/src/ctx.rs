@@ -236,6 +236,32 @@ impl Ctx {
         self.services.layer.group_add(group, self.conn.id).await
     }
 
+    /// Tags this connection (`"user:42"`, `"session:9f2c"`); a connection
+    /// may carry several tags, for as long as it lives (a reconnect is a new
+    /// connection: tag it again, in
+    /// [`on_connect`](crate::LiveViewBuilder::on_connect)).
+    /// [`Channels::disconnect_tag`] closes every connection with a tag, on
+    /// every node. A tag is a group membership under a reserved name.
+    ///
+    /// # Errors
+    /// When the channel layer's backend fails.
+    pub async fn tag(&self, tag: &str) -> Result<(), SendError> {
+        self.services
+            .layer
+            .group_add(&crate::channels::tag_group(tag), self.conn.id)
+            .await
+    }
+
+    /// Closes this connection at `at` the way
+    /// [`Channels::disconnect_tag`] does, with code 4001, and the browser
+    /// reloads the page: for when the session it was opened with expires.
+    /// A later call replaces the deadline; the connect guard can set it
+    /// too ([`Admission::expire_at`](crate::Admission::expire_at)).
+    pub fn expire_at(&self, at: std::time::Instant) {
+        // A connection that is gone has nothing left to expire.
+        let _ = self.conn.mailbox.expire_at(at);
+    }
+
     /// Removes this connection from a group.
     ///
     /// # Errors

@@ -113,7 +113,9 @@ pub use handler::Handler;
 pub use limits::Limits;
 pub use reply::{IntoReply, Reply};
 pub use rooms::room_group;
-pub use server::{LiveView, LiveViewBuilder, Serve, no_delay, serve, shutdown_signal};
+pub use server::{
+    Admission, LiveView, LiveViewBuilder, Refusal, Serve, no_delay, serve, shutdown_signal,
+};
 pub use upload::file::Uploads;
 
 pub use liveview_macros::handler;

@@ -45,6 +45,7 @@ function connect() {
   ws.onclose = (e) => {
     if (socket !== ws) return; // closed by sleep()
     socket = null;
+    if (e.code === 4001) return e.reason ? location.assign(e.reason) : location.reload(); // session ended
     unanswered();
     abortUploads('the connection was lost');
     showStatus(false);

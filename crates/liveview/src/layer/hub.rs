@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{ConnId, Frame, Mailbox};
+use super::{ConnId, Control, Frame, Mailbox};
 
 /// The connections of this node and the groups they are in.
 ///
@@ -127,12 +127,22 @@ impl LocalHub {
     }
 
     /// Queues a frame for every local member of a group; returns how many
-    /// accepted it.
+    /// accepted it. A frame that carries a [`Control`] message (see
+    /// [`ChannelLayer::group_control`](super::ChannelLayer::group_control))
+    /// goes to the members' socket tasks, not to their browsers.
     pub fn deliver_group(&self, group: &str, frame: &Frame) -> usize {
         let inner = self.read();
         let Some(members) = inner.groups.get(group) else {
             return 0;
         };
+        // One byte compared per group message, not per member.
+        if let Some(control) = Control::from_frame(frame) {
+            return members
+                .iter()
+                .filter_map(|id| inner.conns.get(id))
+                .filter(|entry| entry.mailbox.control(control.clone()))
+                .count();
+        }
         members
             .iter()
             .filter_map(|id| inner.conns.get(id))
@@ -192,6 +202,8 @@ mod tests {
             .map(|item| match item {
                 Outgoing::Frame(frame) => frame.as_str().to_owned(),
                 Outgoing::Overflow => "<overflow>".to_owned(),
+                Outgoing::Control(control) => format!("<{control:?}>"),
+                Outgoing::Expire(_) => "<expire>".to_owned(),
             })
             .collect()
     }

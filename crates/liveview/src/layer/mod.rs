@@ -29,6 +29,9 @@
 //!   node (when to subscribe or unsubscribe).
 //! - Carry [`Frame::as_str`] between nodes and rebuild it on arrival with
 //!   [`Frame::from_json_text`].
+//! - Control messages ([`Control`], [`ChannelLayer::group_control`]) need
+//!   nothing of their own: the default sends them as a group message, and
+//!   [`LocalHub::deliver_group`] hands them to the sockets on arrival.
 //! - Fail with [`SendError`]: `Closed` for a connection of this node that is
 //!   gone, `Backend` when the transport refused a message.
 //! - Check it with the conformance suite (`layer::conformance`, cargo
@@ -60,6 +63,14 @@ pub enum SendError {
     /// The channel layer's backend (for example Redis) failed.
     #[error("channel layer backend failed: {0}")]
     Backend(String),
+    /// A redirect for [`Control::Disconnect`] that is neither empty nor a
+    /// path on this site (`/…`, not `//…`), or longer than
+    /// [`MAX_REDIRECT_BYTES`].
+    #[error("bad redirect {redirect:?}: empty, or a path of at most 123 bytes")]
+    BadRedirect {
+        /// The redirect given.
+        redirect: String,
+    },
     /// The frame is larger than `Limits::max_outgoing_frame_bytes`; it was
     /// dropped and sent to nobody.
     #[error("frame of {size} bytes over the limit of {limit} bytes: dropped")]
@@ -255,12 +266,66 @@ impl fmt::Debug for Frame {
     }
 }
 
+/// A message for connections themselves, not a frame for the browser:
+/// what [`ChannelLayer::group_control`] carries.
+///
+/// A layer carries it as a [`Frame`] ([`Control::to_frame`]) like any
+/// group message, once per node; [`LocalHub::deliver_group`] recognises it
+/// on arrival ([`Control::from_frame`]) and hands it to the members'
+/// socket tasks instead of their browsers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Control {
+    /// Close the connection with code 4001 ("session ended"): the browser
+    /// client stops reconnecting and goes to `redirect` (a path on the
+    /// site), or reloads the page when it is empty.
+    Disconnect {
+        /// Where the browser goes; at most [`MAX_REDIRECT_BYTES`].
+        redirect: Box<str>,
+    },
+}
+
+/// The longest redirect a [`Control::Disconnect`] carries: the close
+/// reason of a WebSocket close frame is at most 123 bytes.
+pub const MAX_REDIRECT_BYTES: usize = 123;
+
+/// Control frames begin with a NUL, which no JSON text does.
+const CONTROL_MARK: char = '\0';
+const DISCONNECT: &str = "\0disconnect\0";
+
+impl Control {
+    /// The frame a channel layer carries between nodes.
+    pub fn to_frame(&self) -> Frame {
+        match self {
+            Control::Disconnect { redirect } => {
+                Frame::from_json_text(format!("{DISCONNECT}{redirect}"))
+            }
+        }
+    }
+
+    /// The control message a frame carries, if it is one.
+    pub fn from_frame(frame: &Frame) -> Option<Control> {
+        let text = frame.as_str();
+        if !text.starts_with(CONTROL_MARK) {
+            return None;
+        }
+        let redirect = text.strip_prefix(DISCONNECT)?;
+        (redirect.len() <= MAX_REDIRECT_BYTES).then(|| Control::Disconnect {
+            redirect: redirect.into(),
+        })
+    }
+}
+
 /// What a connection's socket task receives.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     Frame(Frame),
     /// The queue overflowed: the client cannot keep up; close it.
     Overflow,
+    /// From the channel layer: close the connection, for example.
+    Control(Control),
+    /// From `Ctx::expire_at`: the connection's new deadline.
+    Expire(std::time::Instant),
 }
 
 /// The sending end of one connection's outgoing queue.
@@ -307,6 +372,19 @@ impl Mailbox {
             return false;
         }
         true
+    }
+
+    /// Hands a control message to the connection's socket task. It does
+    /// not count against the queue's limit (a kick must get through to a
+    /// connection whose queue is full); returns `false` when the
+    /// connection is gone.
+    pub fn control(&self, control: Control) -> bool {
+        self.tx.send(Outgoing::Control(control)).is_ok()
+    }
+
+    /// Sets the connection's deadline (not counted against the limit).
+    pub(crate) fn expire_at(&self, at: std::time::Instant) -> bool {
+        self.tx.send(Outgoing::Expire(at)).is_ok()
     }
 
     /// True once the connection's socket task has ended.
@@ -393,11 +471,41 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// The number of connections attached on this node.
     fn local_connections(&self) -> usize;
+
+    /// Sends a control message to every member of a group, on every node:
+    /// the sockets act on it (a [`Control::Disconnect`] closes them), their
+    /// browsers never see it. Rare (a logout, a password change), so it
+    /// may travel like a group message.
+    ///
+    /// The default sends [`Control::to_frame`] with
+    /// [`group_send`](ChannelLayer::group_send); a layer that hands
+    /// arriving group messages to [`LocalHub::deliver_group`] needs nothing
+    /// more. Override it only for a transport with a separate control
+    /// channel.
+    async fn group_control(&self, group: &str, control: Control) -> Result<(), SendError> {
+        self.group_send(group, control.to_frame()).await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_messages_travel_as_frames_no_json_can_be() {
+        let kick = Control::Disconnect {
+            redirect: "/login?next=%2F".into(),
+        };
+        let frame = kick.to_frame();
+        assert_eq!(Control::from_frame(&frame), Some(kick));
+        assert_eq!(
+            Control::from_frame(&Frame::from_json_text(r#"{"type":"patch"}"#)),
+            None
+        );
+        assert_eq!(Control::from_frame(&Frame::from_json_text("\0other")), None);
+        let long = format!("{DISCONNECT}{}", "a".repeat(MAX_REDIRECT_BYTES + 1));
+        assert_eq!(Control::from_frame(&Frame::from_json_text(long)), None);
+    }
 
     #[test]
     fn node_ids_print_parse_and_serialize_as_16_hex_digits() {

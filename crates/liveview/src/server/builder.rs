@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use liveview_protocol::{Event, MAX_FUNCTION_NAME_LEN};
 
+use super::authorize::{Admission, ConnectGuard, Refusal};
 use super::lifecycle::Lifecycle;
 use super::origin::{OriginPolicy, origin_authority};
 use super::{LiveView, Server};
@@ -38,6 +39,8 @@ pub struct LiveViewBuilder {
     upload_dir: Option<PathBuf>,
     on_connect: Option<ConnectHook>,
     rooms: RoomConfig,
+    guard: Option<ConnectGuard>,
+    guard_timeout: Option<std::time::Duration>,
 }
 
 impl Default for LiveViewBuilder {
@@ -57,6 +60,8 @@ impl Default for LiveViewBuilder {
             upload_dir: None,
             on_connect: None,
             rooms: RoomConfig::default(),
+            guard: None,
+            guard_timeout: None,
         }
     }
 }
@@ -226,6 +231,55 @@ impl LiveViewBuilder {
             let fut = hook(ctx);
             Box::pin(async move { fut.await.into_reply() })
         }));
+        self
+    }
+
+    /// Checks every WebSocket upgrade request (its cookies, its headers)
+    /// before the socket opens, after the Origin check: `guard` returns a
+    /// future that either refuses the connection with a [`Refusal`] (the
+    /// HTTP answer, logged; no socket opens) or admits it with an
+    /// [`Admission`], whose values the connection's handlers read in
+    /// `ctx.request().extensions`, and which may set when the session ends.
+    /// It runs under a timeout (5 s; [`authorize_timeout`](Self::authorize_timeout))
+    /// and a panic guard: either refuses (503, 500). A client refused this
+    /// way retries with backoff (the browser cannot read the status);
+    /// pages should check the session when they render too.
+    ///
+    /// ```
+    /// use liveview::{Admission, LiveView, Refusal};
+    ///
+    /// #[derive(Clone)]
+    /// struct UserId(u64);
+    ///
+    /// let lv = LiveView::builder()
+    ///     .authorize(|request| {
+    ///         let cookie = request.headers.get("cookie").cloned();
+    ///         async move {
+    ///             // Look the session up in a store here.
+    ///             match cookie.as_ref().and_then(|c| c.to_str().ok()) {
+    ///                 Some("session=ok") => Ok(Admission::new().insert(UserId(42))),
+    ///                 _ => Err(Refusal::forbidden("not signed in")),
+    ///             }
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), liveview::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn authorize<F, Fut>(mut self, guard: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Admission, Refusal>> + Send + 'static,
+    {
+        self.guard = Some(ConnectGuard::new(guard));
+        self
+    }
+
+    /// How long the connect guard ([`authorize`](Self::authorize)) may
+    /// take before the connection is refused with 503 (default: 5 s).
+    #[must_use]
+    pub fn authorize_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.guard_timeout = Some(timeout);
         self
     }
 
@@ -411,6 +465,12 @@ impl LiveViewBuilder {
                 origins,
                 lifecycle: Arc::new(Lifecycle::new()),
                 rooms,
+                guard: self.guard.map(|mut guard| {
+                    if let Some(timeout) = self.guard_timeout {
+                        guard.timeout = timeout;
+                    }
+                    guard
+                }),
             }),
         })
     }

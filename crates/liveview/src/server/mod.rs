@@ -1,5 +1,6 @@
 //! The `LiveView` service: its builder, its routes and the WebSocket upgrade.
 
+mod authorize;
 mod builder;
 mod lifecycle;
 mod origin;
@@ -13,6 +14,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 
+pub(crate) use authorize::Deadline;
+pub use authorize::{Admission, Refusal};
 pub use builder::LiveViewBuilder;
 pub use lifecycle::shutdown_signal;
 pub use serve::{Serve, serve};
@@ -33,6 +36,8 @@ struct Server {
     lifecycle: Arc<Lifecycle>,
     /// Room signing keys and policy, checked once per upgrade.
     rooms: Arc<RoomKeys>,
+    /// `LiveViewBuilder::authorize`.
+    guard: Option<authorize::ConnectGuard>,
 }
 
 /// A live-view service: named handlers, a channel layer, templates, and the

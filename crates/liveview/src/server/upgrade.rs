@@ -49,6 +49,12 @@ pub(super) async fn upgrade(
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    // Before the connection counts: a slow guard holds no slot.
+    if let Some(connect_guard) = &server.guard {
+        if let Err(refusal) = connect_guard.check(&mut parts).await {
+            return refusal;
+        }
+    }
     let limits = &server.app.limits;
     let Some(guard) = server.lifecycle.admit(limits.max_connections) else {
         tracing::warn!(

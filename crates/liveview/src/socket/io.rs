@@ -19,6 +19,10 @@ pub(super) mod close {
     pub(in crate::socket) const INTERNAL: u16 = 1011;
     pub(in crate::socket) const RESTART: u16 = 1012;
     pub(in crate::socket) const TRY_AGAIN_LATER: u16 = 1013;
+    /// Private range: the session ended (a kick, or the connection's
+    /// deadline); the client does not reconnect, it goes to the reason (a
+    /// path) or reloads.
+    pub(in crate::socket) const SESSION_ENDED: u16 = 4001;
 }
 
 /// Why a connection's loop ended: the one way every step says "stop".
@@ -28,6 +32,9 @@ pub(super) enum End {
     Gone,
     /// We close with this code and reason.
     Close(u16, &'static str),
+    /// The session ended: close with 4001, the reason where the browser
+    /// goes (empty: reload).
+    SessionEnded(Box<str>),
 }
 
 /// What every step of the loop returns.
@@ -68,10 +75,12 @@ impl Writer {
 
     /// Sends a close frame; the connection ends either way.
     pub(super) async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
+        self.close_with(code, Utf8Bytes::from_static(reason)).await;
+    }
+
+    /// [`close`](Self::close) with a reason made at run time.
+    pub(super) async fn close_with(&mut self, code: u16, reason: Utf8Bytes) {
+        let frame = CloseFrame { code, reason };
         let _ = self.send(Message::Close(Some(frame))).await;
     }
 }

@@ -31,7 +31,7 @@ use self::dispatch::InFlight;
 use self::io::{End, Step, Writer, close, overflowed, read_error};
 use crate::app::App;
 use crate::ctx::{Connection, Ctx};
-use crate::layer::{ConnId, Mailbox, MailboxReceiver, Outgoing};
+use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing};
 use crate::limits::RateLimiter;
 use crate::upload::UploadTable;
 
@@ -96,7 +96,14 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         in_flight: None,
         last_seen: Instant::now(),
         uploads: None,
+        deadline: None,
     };
+    session.deadline = session
+        .ctx
+        .request()
+        .extensions
+        .get::<crate::server::Deadline>()
+        .map(|deadline| Instant::from_std(deadline.0));
     let connected = match app.on_connect.clone() {
         Some(hook) => Box::pin(session.run_on_connect(&hook)).await,
         None => Ok(()),
@@ -105,8 +112,13 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         Ok(()) => session.serve(outbox, shutdown).await,
         Err(end) => end,
     };
-    if let End::Close(code, reason) = end {
-        Box::pin(session.writer.close(code, reason)).await;
+    match end {
+        End::Close(code, reason) => Box::pin(session.writer.close(code, reason)).await,
+        End::SessionEnded(redirect) => {
+            let reason = axum::extract::ws::Utf8Bytes::from(String::from(redirect));
+            Box::pin(session.writer.close_with(close::SESSION_ENDED, reason)).await;
+        }
+        End::Gone => {}
     }
     app.services.layer.detach(id).await;
     drop(guard);
@@ -126,6 +138,8 @@ struct Session {
     last_seen: Instant,
     /// Created on the first upload: most connections never upload.
     uploads: Option<Box<UploadTable>>,
+    /// When the session ends (`Ctx::expire_at`, `Admission::expire_at`).
+    deadline: Option<Instant>,
 }
 
 impl Session {
@@ -148,6 +162,9 @@ impl Session {
         // at `idle_timeout`, not on the first tick after it.
         let liveness = tokio::time::sleep_until(self.next_liveness_check());
         tokio::pin!(liveness);
+        // Armed only while there is a deadline; re-armed when it changes.
+        let expiry = tokio::time::sleep_until(self.deadline.unwrap_or_else(Instant::now));
+        tokio::pin!(expiry);
         loop {
             let step = tokio::select! {
                 biased;
@@ -158,6 +175,13 @@ impl Session {
                 item = outbox.recv() => match item {
                     Some(Outgoing::Frame(frame)) => self.push(frame.into_inner(), &mut outbox).await,
                     Some(Outgoing::Overflow) => Err(overflowed(self.ctx.id())),
+                    Some(Outgoing::Control(control)) => Err(self.on_control(control)),
+                    Some(Outgoing::Expire(at)) => {
+                        let at = Instant::from_std(at);
+                        self.deadline = Some(at);
+                        expiry.as_mut().reset(at);
+                        Ok(())
+                    }
                     // The connection holds a sender: the channel cannot close.
                     None => Err(End::Close(close::INTERNAL, "internal error")),
                 },
@@ -187,6 +211,10 @@ impl Session {
                         None => Err(End::Gone),
                         Some(Err(err)) => Err(read_error(&err)),
                     }
+                }
+                () = &mut expiry, if self.deadline.is_some() => {
+                    tracing::info!(id = %self.ctx.id(), "liveview: session expired, closing");
+                    Err(End::SessionEnded("".into()))
                 }
                 () = &mut liveness => {
                     let step = self.on_tick().await;
@@ -232,10 +260,26 @@ impl Session {
             match outbox.try_recv() {
                 Some(Outgoing::Frame(frame)) => self.feed_pushed(frame.into_inner()).await?,
                 Some(Outgoing::Overflow) => return Err(overflowed(self.ctx.id())),
+                Some(Outgoing::Control(control)) => return Err(self.on_control(control)),
+                // Rare: written back for the loop to take, behind this batch.
+                Some(Outgoing::Expire(at)) => {
+                    let _ = self.ctx.connection().mailbox.expire_at(at);
+                    break;
+                }
                 None => break,
             }
         }
         Ok(())
+    }
+
+    /// A control message from the channel layer: all of them end it.
+    fn on_control(&self, control: Control) -> End {
+        match control {
+            Control::Disconnect { redirect } => {
+                tracing::info!(id = %self.ctx.id(), redirect = &*redirect, "liveview: session ended by the server, closing");
+                End::SessionEnded(redirect)
+            }
+        }
     }
 
     /// Pings a connection silent for a while; closes one silent too long.

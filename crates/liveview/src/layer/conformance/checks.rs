@@ -2,9 +2,11 @@
 
 use std::collections::HashSet;
 
-use super::probe::{Probe, detach_all, frame, group_send, join, parse_numbered, unexpected};
+use super::probe::{
+    Probe, control_text, detach_all, frame, group_send, join, parse_numbered, unexpected,
+};
 use super::{BURST, ConformanceError, QUIET, fail};
-use crate::layer::{ChannelLayer, ConnId, NodeId, SendError};
+use crate::layer::{ChannelLayer, ConnId, Control, NodeId, SendError};
 
 /// Every node of `nodes` and of `other` (a second cluster) has its own
 /// [`NodeId`], and the ids of the connections a node mints are on it.
@@ -408,6 +410,71 @@ pub async fn frames_arrive_in_order_per_sender<L: ChannelLayer>(
     }
     let mut all: Vec<(usize, &Probe)> = members.iter().map(|(i, p)| (*i, p)).collect();
     all.push((last, &direct));
+    detach_all(nodes, &all).await;
+    Ok(())
+}
+
+/// A member on every node and a non-member: a control message
+/// ([`ChannelLayer::group_control`]) sent from each node in turn reaches
+/// every member's socket task once, as a control message (not a frame for
+/// the browser), and not the non-member; a frame sent to the group after it
+/// still arrives as a frame.
+///
+/// # Errors
+/// A member missed the control message, got it twice or as a frame, or a
+/// non-member got it.
+pub async fn group_control_reaches_every_member<L: ChannelLayer>(
+    nodes: &[L],
+) -> Result<(), ConformanceError> {
+    const CHECK: &str = "group_control_reaches_every_member";
+    const GROUP: &str = "conformance:kick";
+    let mut members = Vec::new();
+    let mut outsiders = Vec::new();
+    for (i, layer) in nodes.iter().enumerate() {
+        let member = Probe::attach(layer);
+        join(CHECK, layer, GROUP, &member).await?;
+        members.push((i, member));
+        let outsider = Probe::attach(layer);
+        join(CHECK, layer, "conformance:not-kicked", &outsider).await?;
+        outsiders.push((i, outsider));
+    }
+    for (from, layer) in nodes.iter().enumerate() {
+        let control = Control::Disconnect {
+            redirect: format!("/from/{from}").into(),
+        };
+        layer
+            .group_control(GROUP, control.clone())
+            .await
+            .map_err(|e| unexpected(CHECK, "group_control", &e))?;
+        let expected = control_text(&control);
+        for (i, member) in &mut members {
+            let got = member.next(CHECK, &expected).await?;
+            if got != expected {
+                return Err(fail(
+                    CHECK,
+                    format!("a member on node {i} got {got} instead of {expected}"),
+                ));
+            }
+        }
+    }
+    let after = frame(CHECK, "after", 0, 0);
+    group_send(CHECK, &nodes[0], GROUP, &after).await?;
+    for (_, member) in &mut members {
+        member.expect(CHECK, &after).await?;
+        member
+            .expect_silence(CHECK, QUIET, "every message was already delivered once")
+            .await?;
+    }
+    for (_, outsider) in &mut outsiders {
+        outsider
+            .expect_silence(CHECK, QUIET, "it is not a member of the group")
+            .await?;
+    }
+    let all: Vec<(usize, &Probe)> = members
+        .iter()
+        .chain(&outsiders)
+        .map(|(i, p)| (*i, p))
+        .collect();
     detach_all(nodes, &all).await;
     Ok(())
 }

@@ -30,6 +30,7 @@
 //! | [`direct_send_reaches_another_node`] | `send` to a connection of another node (needs 2 nodes; skipped on 1) |
 //! | [`send_to_a_gone_connection_is_closed`] | `send` to a connection of this node that is gone is [`SendError::Closed`] |
 //! | [`frames_arrive_in_order_per_sender`] | frames of one sender (group and direct) arrive in the order sent |
+//! | [`group_control_reaches_every_member`] | a control message ([`ChannelLayer::group_control`]) reaches every member's socket task on every node, once, as a control message, and no one else |
 //!
 //! A failure is a [`ConformanceError`] naming the check and what went
 //! wrong; the suite does not panic. Delivery to other nodes may take time:
@@ -47,7 +48,7 @@ pub use checks::{
     broadcast_reaches_every_member, detach_leaves_all_groups,
     direct_send_reaches_a_local_connection, direct_send_reaches_another_node,
     empty_group_is_not_an_error, frames_arrive_in_order_per_sender, group_add_and_discard,
-    node_ids_are_distinct, send_to_a_gone_connection_is_closed,
+    group_control_reaches_every_member, node_ids_are_distinct, send_to_a_gone_connection_is_closed,
 };
 
 use super::ChannelLayer;
@@ -77,6 +78,7 @@ pub const CHECKS: &[&str] = &[
     "direct_send_reaches_another_node",
     "send_to_a_gone_connection_is_closed",
     "frames_arrive_in_order_per_sender",
+    "group_control_reaches_every_member",
 ];
 
 /// A check failed.
@@ -173,6 +175,9 @@ where
             }
             "frames_arrive_in_order_per_sender" => {
                 frames_arrive_in_order_per_sender(&cluster).await?;
+            }
+            "group_control_reaches_every_member" => {
+                group_control_reaches_every_member(&cluster).await?;
             }
             _ => return Err(fail("run", format!("unknown check {check}"))),
         }

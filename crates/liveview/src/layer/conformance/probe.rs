@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use super::{ConformanceError, PATIENCE, QUEUE, fail};
-use crate::layer::{ChannelLayer, ConnId, Frame, Mailbox, MailboxReceiver, Outgoing, SendError};
+use crate::layer::{
+    ChannelLayer, ConnId, Control, Frame, Mailbox, MailboxReceiver, Outgoing, SendError,
+};
 
 /// A simulated connection: a mailbox attached to one node.
 pub(super) struct Probe {
@@ -37,6 +39,8 @@ impl Probe {
     ) -> Result<String, ConformanceError> {
         match tokio::time::timeout(PATIENCE, self.rx.recv()).await {
             Ok(Some(Outgoing::Frame(frame))) => Ok(frame.as_str().to_owned()),
+            Ok(Some(Outgoing::Control(control))) => Ok(control_text(&control)),
+            Ok(Some(Outgoing::Expire(_))) => Ok("expire".to_owned()),
             Ok(Some(Outgoing::Overflow)) => Err(fail(
                 check,
                 format!(
@@ -104,8 +108,25 @@ impl Probe {
                 check,
                 format!("connection {} overflowed but {why}", self.id),
             )),
+            Ok(Some(Outgoing::Control(control))) => Err(fail(
+                check,
+                format!(
+                    "connection {} got {} but {why}",
+                    self.id,
+                    control_text(&control)
+                ),
+            )),
+            Ok(Some(Outgoing::Expire(_))) => Err(fail(
+                check,
+                format!("connection {} got a deadline but {why}", self.id),
+            )),
         }
     }
+}
+
+/// How [`Probe::next`] reports a control message: never a frame's text.
+pub(super) fn control_text(control: &Control) -> String {
+    format!("control message {control:?}")
 }
 
 pub(super) fn frame(check: &str, label: &str, from: usize, n: u64) -> Frame {
