@@ -99,11 +99,6 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The deadline an [`Admission`] set, carried to the socket task in the
-/// request's extensions (a private type: no handler sees it).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline(pub(crate) Instant);
-
 type GuardFuture = Pin<Box<dyn Future<Output = Result<Admission, Refusal>> + Send>>;
 
 /// The guard as the builder stores it, and its timeout.
@@ -126,16 +121,14 @@ impl ConnectGuard {
     }
 
     /// Runs the guard under its timeout and a panic guard. Admitted, its
-    /// values go into `parts.extensions`; refused, the answer to send.
-    pub(super) async fn check(&self, parts: &mut Parts) -> Result<(), Response> {
+    /// values go into `parts.extensions` and its deadline, if any, is
+    /// returned; refused, the answer to send.
+    pub(super) async fn check(&self, parts: &mut Parts) -> Result<Option<Instant>, Response> {
         let decision = AssertUnwindSafe((self.guard)(parts)).catch_unwind();
         match tokio::time::timeout(self.timeout, decision).await {
             Ok(Ok(Ok(admission))) => {
                 parts.extensions.extend(admission.extensions);
-                if let Some(at) = admission.expires_at {
-                    parts.extensions.insert(Deadline(at));
-                }
-                Ok(())
+                Ok(admission.expires_at)
             }
             Ok(Ok(Err(refusal))) => {
                 tracing::warn!(status = %refusal.status, body = %refusal.body, path = parts.uri.path(), "liveview: connect guard refused a WebSocket");

@@ -14,7 +14,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 
-pub(crate) use authorize::Deadline;
 pub use authorize::{Admission, Refusal};
 pub use builder::LiveViewBuilder;
 pub use lifecycle::shutdown_signal;

@@ -50,9 +50,11 @@ pub(super) async fn upgrade(
         Err(rejection) => return rejection.into_response(),
     };
     // Before the connection counts: a slow guard holds no slot.
+    let mut deadline = None;
     if let Some(connect_guard) = &server.guard {
-        if let Err(refusal) = connect_guard.check(&mut parts).await {
-            return refusal;
+        match connect_guard.check(&mut parts).await {
+            Ok(expires_at) => deadline = expires_at,
+            Err(refusal) => return refusal,
         }
     }
     let limits = &server.app.limits;
@@ -69,6 +71,7 @@ pub(super) async fn upgrade(
         dialect: Dialect::from_query(parts.uri.query()),
         request: owned_parts(parts),
         shutdown: server.lifecycle.shutdown_signal(),
+        deadline,
     };
     let app = Arc::clone(&server.app);
     ws.read_buffer_size(limits.read_buffer_bytes)

@@ -49,6 +49,8 @@ pub(crate) struct Accepted {
     pub(crate) request: Parts,
     /// Flips to true when the server shuts down.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// When the connect guard's admission expires, if it set a deadline.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 /// Runs one connection until it ends. `guard` is held for as long (it
@@ -60,6 +62,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         dialect,
         request,
         shutdown,
+        deadline,
     } = accepted;
     let layer = &app.services.layer;
     let id = ConnId::next(layer.node());
@@ -98,12 +101,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         uploads: None,
         deadline: None,
     };
-    session.deadline = session
-        .ctx
-        .request()
-        .extensions
-        .get::<crate::server::Deadline>()
-        .map(|deadline| Instant::from_std(deadline.0));
+    session.deadline = deadline.map(Instant::from_std);
     let connected = match app.on_connect.clone() {
         Some(hook) => Box::pin(session.run_on_connect(&hook)).await,
         None => Ok(()),
