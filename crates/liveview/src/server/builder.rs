@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use liveview_protocol::{Event, MAX_FUNCTION_NAME_LEN};
 
+use super::connect_rate::ConnectRate;
 use super::lifecycle::Lifecycle;
 use super::origin::{OriginPolicy, origin_authority};
 use super::{LiveView, Server};
@@ -346,11 +347,13 @@ impl LiveViewBuilder {
             limits: self.limits,
             services: Arc::new(services),
         };
+        let connect_rate = ConnectRate::from_limits(&app.limits);
         Ok(LiveView {
             server: Arc::new(Server {
                 app: Arc::new(app),
                 origins,
                 lifecycle: Arc::new(Lifecycle::new()),
+                connect_rate,
             }),
         })
     }

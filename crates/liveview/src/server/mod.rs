@@ -1,6 +1,7 @@
 //! The `LiveView` service: its builder, its routes and the WebSocket upgrade.
 
 mod builder;
+mod connect_rate;
 mod lifecycle;
 mod origin;
 mod serve;
@@ -18,6 +19,7 @@ pub use lifecycle::shutdown_signal;
 pub use serve::{Serve, serve};
 pub use upgrade::no_delay;
 
+use self::connect_rate::ConnectRate;
 use self::lifecycle::Lifecycle;
 use self::origin::OriginPolicy;
 use crate::app::App;
@@ -30,6 +32,8 @@ struct Server {
     app: Arc<App>,
     origins: OriginPolicy,
     lifecycle: Arc<Lifecycle>,
+    /// The cap on new WebSockets per client address (`None`: off).
+    connect_rate: Option<ConnectRate>,
 }
 
 /// A live-view service: named handlers, a channel layer, templates, and the
