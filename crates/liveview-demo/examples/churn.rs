@@ -5,12 +5,13 @@
 //!
 //! ```sh
 //! liveview-demo --port 8011 --db /tmp/churn.sqlite3 &
-//! cargo run -p liveview-demo --example churn -- 127.0.0.1:8011 $! 1000 10
+//! cargo run -p liveview-demo --example churn -- 127.0.0.1:8011 $! 1000 10 [polite]
 //! ```
 //!
 //! The pages connect from 127.0.1.1 to 127.0.1.250 (4 each), so that they
 //! stay within the per-address cap; the churning client is refused (429)
-//! beyond it and tries again at once. A load tool, not a test: it asserts
+//! beyond it and tries again at once (with `polite`: after its
+//! `Retry-After`). A load tool, not a test: it asserts
 //! nothing.
 
 // A command-line tool: its result is its output.
@@ -70,6 +71,9 @@ async fn main() -> Result<()> {
     let pid: u32 = args.get(2).ok_or(usage)?.parse()?;
     let pages: usize = args.get(3).map_or(Ok(1000), |a| a.parse())?;
     let secs: u64 = args.get(4).map_or(Ok(10), |a| a.parse())?;
+    // `polite`: after a 429, wait for its Retry-After (as fast as the cap
+    // allows); otherwise try again at once.
+    let polite = args.get(5).is_some_and(|a| a == "polite");
 
     let frames = Arc::new(AtomicU64::new(0));
     let opening = Instant::now();
@@ -102,6 +106,15 @@ async fn main() -> Result<()> {
             Err(err) => match err.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
                 Some(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429 => {
                     refused += 1;
+                    if polite {
+                        let wait = r
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(1);
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                    }
                 }
                 _ => failed += 1,
             },
