@@ -9,14 +9,18 @@
 //! the wrong order: a page of node A got A's newer count locally at once,
 //! and B's older count through Redis a moment later, and kept showing the
 //! older one until the next arrival or departure. Here each node updates
-//! its own pages only, on every event (its own and the other nodes'): all
-//! the counts a page receives come from one task, in order, and each was
-//! listed after the event that triggered it, so the last one is right.
+//! its own pages only, after every change (its own and the other nodes'):
+//! all the counts a page receives come from one task, in order, and each
+//! was listed after the changes it reports, so the last one is right. The
+//! changes are coalesced ([`Presence::subscribe_changes`]): at most one
+//! push per [`PUSH_INTERVAL`], so that connection churn is not multiplied
+//! by the number of open pages.
+
+use std::time::Duration;
 
 use liveview::presence::Presence;
 use liveview::{Channels, Ctx, Patch, Result};
 use serde::Serialize;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
 
 /// The presence topic every page is tracked in.
@@ -58,25 +62,21 @@ pub async fn count(presence: &Presence) -> usize {
     presence.list(VISITORS).await.len()
 }
 
+/// The most often the count is pushed to the pages: one push per interval
+/// however many people arrive and leave (a client connecting and closing
+/// 100 times a second costs 2 pushes a second, not 200), the last one
+/// listed after the last change.
+pub const PUSH_INTERVAL: Duration = Duration::from_millis(500);
+
 /// Pushes the count to this node's pages (the group `pages`) whenever
-/// someone arrives or leaves, on any node. Events that arrive together give
-/// one listing.
+/// someone arrived or left, on any node, at most once per
+/// [`PUSH_INTERVAL`].
 pub(crate) fn spawn(presence: Presence, channels: Channels, pages: String) -> JoinHandle<()> {
-    let mut events = presence.subscribe(VISITORS);
+    // Joins, leaves, resyncs (after a Redis reconnection) and missed
+    // events all make a tick: in every case, list again.
+    let mut changes = presence.subscribe_changes(VISITORS, PUSH_INTERVAL);
     tokio::spawn(async move {
-        loop {
-            // Join, leave, resync (after a Redis reconnection), or lagged:
-            // in every case, list again.
-            if let Err(RecvError::Closed) = events.recv().await {
-                return;
-            }
-            loop {
-                match events.try_recv() {
-                    Ok(_) | Err(TryRecvError::Lagged(_)) => {}
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Closed) => return,
-                }
-            }
+        while changes.changed().await.is_some() {
             let html = visitors_html(count(&presence).await);
             if let Err(err) = channels
                 .group_send(&pages, Patch::html("#visitors", html))

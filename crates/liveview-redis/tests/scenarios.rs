@@ -121,7 +121,11 @@ fn app(builder: LiveViewBuilder, presence: &Presence) -> LiveViewBuilder {
     builder
         .auto_register(false)
         .debug(true)
-        .limits(Limits::default().max_connections(1000))
+        .limits(
+            Limits::default()
+                .max_connections(1000)
+                .connections_per_address(None),
+        )
         .state(presence.clone())
         .handler("say", say)
         .handler("join", join)

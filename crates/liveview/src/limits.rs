@@ -35,6 +35,9 @@ pub struct Limits {
     pub(crate) upload_disk_budget: u64,
     pub(crate) upload_idle_timeout: Duration,
     pub(crate) upload_unclaimed_timeout: Duration,
+    /// New WebSockets per second and burst per client address; `None`: no
+    /// cap.
+    pub(crate) connections_per_address: Option<(u32, u32)>,
 }
 
 impl Default for Limits {
@@ -56,6 +59,7 @@ impl Default for Limits {
             upload_disk_budget: 1024 * 1024 * 1024,
             upload_idle_timeout: Duration::from_secs(30),
             upload_unclaimed_timeout: Duration::from_secs(30),
+            connections_per_address: Some((20, 40)),
         }
     }
 }
@@ -225,6 +229,28 @@ impl Limits {
     #[must_use]
     pub fn upload_unclaimed_timeout(mut self, timeout: Duration) -> Self {
         self.upload_unclaimed_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+}
+
+impl Limits {
+    /// New WebSocket connections one client address may open: `per_second`
+    /// sustained, `burst` at once (default 20 a second, 40 at once; `None`:
+    /// no cap). An upgrade beyond it is answered `429 Too Many Requests`
+    /// with `Retry-After`, and logged once per address per 10 s. IPv6
+    /// addresses count per /64.
+    ///
+    /// The address is the peer of the TCP connection, which
+    /// [`serve`](crate::serve) gives every request as
+    /// `axum::extract::ConnectInfo<SocketAddr>`. With a server of your own,
+    /// supply it (`into_make_service_with_connect_info::<SocketAddr>()`);
+    /// without it the cap is off. Behind a proxy every client has the
+    /// proxy's address: cap there, or raise this.
+    #[must_use]
+    pub fn connections_per_address(mut self, cap: Option<(u32, u32)>) -> Self {
+        self.connections_per_address = cap
+            .filter(|(rate, _)| *rate > 0)
+            .map(|(rate, burst)| (rate, burst.max(1)));
         self
     }
 }

@@ -166,3 +166,96 @@ async fn shutdown_closes_pages_with_1012_and_returns() {
     assert!(result.is_ok());
     drop(idle_http);
 }
+
+/// The upgrade status of a new WebSocket: 101, or the refusal's status and
+/// `Retry-After`.
+async fn upgrade_status(addr: SocketAddr) -> (u16, Option<String>, Option<Client>) {
+    match Client::connect(&ws_url(addr), None).await {
+        Ok(client) => (101, None, Some(client)),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            None,
+        ),
+        Err(err) => panic!("unexpected error {err}"),
+    }
+}
+
+#[tokio::test]
+async fn new_connections_beyond_the_per_address_cap_get_429_until_the_refill() {
+    // 4 at once, then 2 a second: a token every 500 ms.
+    let lv = LiveView::builder()
+        .auto_register(false)
+        .limits(liveview::Limits::default().connections_per_address(Some((2, 4))))
+        .handler("hello", || async { Patch::html("#x", "hi") })
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "page" }))
+        .merge(lv.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(liveview::serve(listener, app).into_future());
+
+    let started = Instant::now();
+    let mut open = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..8 {
+        match upgrade_status(addr).await {
+            (101, _, Some(client)) => open.push(client),
+            (status, retry_after, _) => refused.push((status, retry_after)),
+        }
+    }
+    // However slow this machine, 8 upgrades in under 2 s exceed 4 + 2/s.
+    if started.elapsed() < Duration::from_secs(1) {
+        assert!(open.len() <= 5, "{} accepted", open.len());
+        assert!(refused.len() >= 3, "{refused:?}");
+    }
+    assert!(!refused.is_empty(), "the burst was refused in part");
+    for (status, retry_after) in &refused {
+        assert_eq!(*status, 429);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+    }
+    // The connections already open keep working, and so does plain HTTP.
+    for client in &mut open {
+        let r = client.event("hello", json!({}), json!({})).await;
+        assert_eq!(
+            client.recv_json().await,
+            json!({"target": "#x", "html": "hi", "ref": r})
+        );
+    }
+    let (status, _, body) = liveview_e2e::http_get(addr, "/").await;
+    assert_eq!((status, body.as_str()), (200, "page"));
+    // After the refill (Retry-After: 1), a new connection is accepted.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _, client) = upgrade_status(addr).await;
+    assert_eq!(status, 101);
+    let mut client = client.unwrap();
+    let r = client.event("hello", json!({}), json!({})).await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"target": "#x", "html": "hi", "ref": r})
+    );
+}
+
+#[tokio::test]
+async fn handlers_and_routes_see_the_peer_address() {
+    let lv = LiveView::builder().auto_register(false).build().unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(
+                |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>| async move {
+                    peer.ip().to_string()
+                },
+            ),
+        )
+        .merge(lv.router());
+    let addr = liveview_e2e::serve(app).await;
+    let (status, _, body) = liveview_e2e::http_get(addr, "/").await;
+    assert_eq!((status, body.as_str()), (200, "127.0.0.1"));
+}

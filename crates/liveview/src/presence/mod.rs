@@ -32,15 +32,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 mod backend;
+mod changes;
 mod entry;
 
 pub use backend::{PresenceBackend, PresenceHub};
+pub use changes::PresenceChanges;
 pub use entry::{PresenceEntry, PresenceError, PresenceEvent};
 
 use crate::ctx::Ctx;
@@ -228,6 +230,31 @@ impl Presence {
             .entry(topic.to_owned())
             .or_insert_with(|| broadcast::channel(EVENT_BUFFER).0)
             .subscribe()
+    }
+
+    /// "The topic changed" ticks, at most one per `interval`, from now on:
+    /// for a widget that lists the topic and pushes its state (a count)
+    /// whatever the events were. A change after a quiet period is reported
+    /// at once, the changes of the interval after it in one tick at its
+    /// end, and the last change is never lost (see [`PresenceChanges`]).
+    /// Under churn (clients connecting and leaving many times a second)
+    /// this bounds the pushes to one per interval, where
+    /// [`subscribe`](Self::subscribe) gives one event per join and leave.
+    ///
+    /// ```
+    /// # async fn run(presence: liveview::presence::Presence) {
+    /// use std::time::Duration;
+    ///
+    /// let mut changes = presence.subscribe_changes("visitors", Duration::from_millis(500));
+    /// while changes.changed().await.is_some() {
+    ///     let count = presence.list("visitors").await.len();
+    ///     // push `count` to the pages
+    /// #   let _ = count;
+    /// }
+    /// # }
+    /// ```
+    pub fn subscribe_changes(&self, topic: &str, interval: Duration) -> PresenceChanges {
+        PresenceChanges::new(self.subscribe(topic), interval)
     }
 
     /// This presence node's id (as in [`PresenceEntry::node`]; with a

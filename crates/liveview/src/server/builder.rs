@@ -8,6 +8,7 @@ use std::sync::Arc;
 use liveview_protocol::{Event, MAX_FUNCTION_NAME_LEN};
 
 use super::authorize::{Admission, ConnectGuard, Refusal};
+use super::connect_rate::ConnectRate;
 use super::lifecycle::Lifecycle;
 use super::origin::{OriginPolicy, origin_authority};
 use super::{LiveView, Server};
@@ -459,6 +460,7 @@ impl LiveViewBuilder {
             limits: self.limits,
             services: Arc::new(services),
         };
+        let connect_rate = ConnectRate::from_limits(&app.limits);
         Ok(LiveView {
             server: Arc::new(Server {
                 app: Arc::new(app),
@@ -471,6 +473,7 @@ impl LiveViewBuilder {
                     }
                     guard
                 }),
+                connect_rate,
             }),
         })
     }

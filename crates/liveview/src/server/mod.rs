@@ -2,6 +2,7 @@
 
 mod authorize;
 mod builder;
+mod connect_rate;
 mod lifecycle;
 mod origin;
 mod serve;
@@ -20,6 +21,7 @@ pub use lifecycle::shutdown_signal;
 pub use serve::{Serve, serve};
 pub use upgrade::no_delay;
 
+use self::connect_rate::ConnectRate;
 use self::lifecycle::Lifecycle;
 use self::origin::OriginPolicy;
 use crate::app::App;
@@ -37,6 +39,8 @@ struct Server {
     rooms: Arc<RoomKeys>,
     /// `LiveViewBuilder::authorize`.
     guard: Option<authorize::ConnectGuard>,
+    /// The cap on new WebSockets per client address (`None`: off).
+    connect_rate: Option<ConnectRate>,
 }
 
 /// A live-view service: named handlers, a channel layer, templates, and the

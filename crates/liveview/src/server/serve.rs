@@ -19,11 +19,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use http::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
 
 /// The default [`Serve::header_timeout`].
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -131,8 +135,8 @@ impl Serve {
                 () = &mut signal => break,
                 accepted = listener.accept() => accepted,
             };
-            let stream = match accepted {
-                Ok((stream, _peer)) => stream,
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
                 Err(err) => {
                     tracing::warn!(%err, "liveview: accept failed; retrying");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -142,7 +146,15 @@ impl Serve {
             if let Err(err) = stream.set_nodelay(true) {
                 tracing::debug!(%err, "liveview: cannot set TCP_NODELAY");
             }
-            let service = TowerToHyperService::new(app.clone());
+            // Each request carries the peer's address, as axum's
+            // `ConnectInfo` (the per-address connection cap reads it, and
+            // so can the app's handlers).
+            let service = TowerToHyperService::new(app.clone().map_request(
+                move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            ));
             let mut stopping = stopping.clone();
             tokio::spawn(async move {
                 let mut builder = http1::Builder::new();

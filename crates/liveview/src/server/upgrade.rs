@@ -1,15 +1,17 @@
 //! The WebSocket upgrade: checks, then the connection's task.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::{ListenerExt, TapIo};
 use liveview_protocol::Dialect;
 
 use super::Server;
+use super::connect_rate::ConnectVerdict;
 use crate::socket::{self, Accepted};
 
 fn valid_room(room: &str) -> bool {
@@ -49,6 +51,9 @@ pub(super) async fn upgrade(
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    if let Some(refusal) = too_many_from_this_address(&server, &parts) {
+        return refusal;
+    }
     // Before the connection counts: a slow guard holds no slot.
     let mut deadline = None;
     if let Some(connect_guard) = &server.guard {
@@ -153,6 +158,26 @@ fn owned_parts(mut parts: http::request::Parts) -> http::request::Parts {
         parts.extensions.insert(axum::extract::OriginalUri(uri));
     }
     parts
+}
+
+/// `429` when the client's address (`ConnectInfo`, which
+/// [`serve`](crate::serve) sets) opens WebSockets faster than
+/// `Limits::connections_per_address` allows; `None` to go on (no cap, or
+/// no address known).
+fn too_many_from_this_address(server: &Server, parts: &http::request::Parts) -> Option<Response> {
+    let limiter = server.connect_rate.as_ref()?;
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    match limiter.admit(peer.ip(), std::time::Instant::now()) {
+        ConnectVerdict::Accept => None,
+        ConnectVerdict::Refuse { retry_after_secs } => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, HeaderValue::from(retry_after_secs))],
+                "too many new connections from this address",
+            )
+                .into_response(),
+        ),
+    }
 }
 
 fn unavailable(message: &'static str) -> Response {
