@@ -292,8 +292,11 @@ async fn by_default_files_go_to_the_liveviews_own_private_directory() {
 
 #[tokio::test]
 async fn orphans_of_a_killed_process_are_removed_at_the_next_start() {
-    // The default parent is the system's temporary directory.
-    let tmp = std::env::temp_dir();
+    // A parent of this test's own: every `build()` sweeps its parent, and
+    // the tests running beside this one would sweep the unlocked stand-ins
+    // below out of the system's temporary directory before their turn.
+    let tmp =
+        std::env::temp_dir().join(format!("lv-orphans-{}", liveview::templates::new_room_id()));
     let orphan = tmp.join(format!(
         "liveview-uploads-0-killed-{}",
         liveview::templates::new_room_id()
@@ -317,36 +320,34 @@ async fn orphans_of_a_killed_process_are_removed_at_the_next_start() {
         .args(["sh", "-c", "touch \"$0\" && exec sleep 60"])
         .arg(&ready)
         .spawn()
-        .map(KillOnDrop);
-    if holder.is_ok() {
-        // Let it take the lock.
-        for _ in 0..500 {
-            if ready.exists() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        .map(KillOnDrop)
+        .expect("flock (util-linux) holds the lock of the live stand-in");
+    // Let it take the lock.
+    for _ in 0..500 {
+        if ready.exists() {
+            break;
         }
-        assert!(ready.exists(), "flock did not start");
+        std::thread::sleep(Duration::from_millis(10));
     }
+    assert!(ready.exists(), "flock did not start");
 
     let lv = builder(Limits::default(), UploadConfig::default())
+        .upload_dir(&tmp)
         .build()
         .unwrap();
     assert!(!orphan.exists(), "the orphan is removed at build");
-    if let Ok(KillOnDrop(child)) = &mut holder {
-        assert!(alive.exists(), "a live process's directory is kept");
-        // Killed: the kernel drops its lock, the next start removes it.
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let next = builder(Limits::default(), UploadConfig::default())
-            .build()
-            .unwrap();
-        assert!(!alive.exists(), "removed once its process is gone");
-        drop(next);
-    } else {
-        let _ = std::fs::remove_dir_all(&alive);
-    }
+    assert!(alive.exists(), "a live process's directory is kept");
+    // Killed: the kernel drops its lock, the next start removes it.
+    holder.0.kill().unwrap();
+    holder.0.wait().unwrap();
+    let next = builder(Limits::default(), UploadConfig::default())
+        .upload_dir(&tmp)
+        .build()
+        .unwrap();
+    assert!(!alive.exists(), "removed once its process is gone");
+    drop(next);
     drop(lv);
+    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 /// The lock holder, killed even when an assertion fails first.
