@@ -468,7 +468,7 @@ async fn a_page_opened_while_redis_is_frozen_gets_its_first_answer_at_once() {
     let r = a1
         .event(
             "say",
-            json!({"text": "to the room", "to": "fresh-room"}),
+            json!({"text": "to the room", "to": liveview::room_group("fresh-room")}),
             json!({}),
         )
         .await;
