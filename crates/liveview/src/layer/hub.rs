@@ -188,7 +188,7 @@ impl LocalHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::{MailboxReceiver, Outgoing};
+    use crate::layer::{MailboxReceiver, Outgoing, Signal};
 
     fn conn(hub: &LocalHub, limit: usize) -> (ConnId, MailboxReceiver) {
         let id = ConnId::next(crate::layer::NodeId::new(1));
@@ -201,9 +201,11 @@ mod tests {
         std::iter::from_fn(|| rx.try_recv())
             .map(|item| match item {
                 Outgoing::Frame(frame) => frame.as_str().to_owned(),
-                Outgoing::Overflow => "<overflow>".to_owned(),
-                Outgoing::Control(control) => format!("<{control:?}>"),
-                Outgoing::Expire(_) => "<expire>".to_owned(),
+                Outgoing::Signal(signal) => match *signal {
+                    Signal::Overflow => "<overflow>".to_owned(),
+                    Signal::Control(control) => format!("<{control:?}>"),
+                    Signal::Expire(_) => "<expire>".to_owned(),
+                },
             })
             .collect()
     }

@@ -18,6 +18,7 @@ mod dispatch;
 mod io;
 mod refusal;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,13 +26,13 @@ use axum::extract::ws::{Message, WebSocket};
 use http::request::Parts;
 use liveview_protocol::{BROADCAST_GROUP, Dialect};
 use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use self::dispatch::InFlight;
 use self::io::{End, Step, Writer, close, overflowed, read_error};
 use crate::app::App;
 use crate::ctx::{Connection, Ctx};
-use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing};
+use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing, Signal};
 use crate::limits::RateLimiter;
 use crate::upload::UploadTable;
 
@@ -160,9 +161,11 @@ impl Session {
         // at `idle_timeout`, not on the first tick after it.
         let liveness = tokio::time::sleep_until(self.next_liveness_check());
         tokio::pin!(liveness);
-        // Armed only while there is a deadline; re-armed when it changes.
-        let expiry = tokio::time::sleep_until(self.deadline.unwrap_or_else(Instant::now));
-        tokio::pin!(expiry);
+        // Made only when there is a deadline (most connections have none and
+        // do not pay for a timer); re-armed when it changes.
+        let mut expiry: Option<Pin<Box<Sleep>>> = self
+            .deadline
+            .map(|at| Box::pin(tokio::time::sleep_until(at)));
         loop {
             let step = tokio::select! {
                 biased;
@@ -172,14 +175,19 @@ impl Session {
                 }
                 item = outbox.recv() => match item {
                     Some(Outgoing::Frame(frame)) => self.push(frame.into_inner(), &mut outbox).await,
-                    Some(Outgoing::Overflow) => Err(overflowed(self.ctx.id())),
-                    Some(Outgoing::Control(control)) => Err(self.on_control(control)),
-                    Some(Outgoing::Expire(at)) => {
-                        let at = Instant::from_std(at);
-                        self.deadline = Some(at);
-                        expiry.as_mut().reset(at);
-                        Ok(())
-                    }
+                    Some(Outgoing::Signal(signal)) => match *signal {
+                        Signal::Overflow => Err(overflowed(self.ctx.id())),
+                        Signal::Control(control) => Err(self.on_control(control)),
+                        Signal::Expire(at) => {
+                            let at = Instant::from_std(at);
+                            self.deadline = Some(at);
+                            match &mut expiry {
+                                Some(sleep) => sleep.as_mut().reset(at),
+                                None => expiry = Some(Box::pin(tokio::time::sleep_until(at))),
+                            }
+                            Ok(())
+                        }
+                    },
                     // The connection holds a sender: the channel cannot close.
                     None => Err(End::Close(close::INTERNAL, "internal error")),
                 },
@@ -210,7 +218,7 @@ impl Session {
                         Some(Err(err)) => Err(read_error(&err)),
                     }
                 }
-                () = &mut expiry, if self.deadline.is_some() => {
+                () = expired(&mut expiry), if expiry.is_some() => {
                     tracing::info!(id = %self.ctx.id(), "liveview: session expired, closing");
                     Err(End::SessionEnded("".into()))
                 }
@@ -257,13 +265,15 @@ impl Session {
         for _ in 0..WRITE_BATCH {
             match outbox.try_recv() {
                 Some(Outgoing::Frame(frame)) => self.feed_pushed(frame.into_inner()).await?,
-                Some(Outgoing::Overflow) => return Err(overflowed(self.ctx.id())),
-                Some(Outgoing::Control(control)) => return Err(self.on_control(control)),
-                // Rare: written back for the loop to take, behind this batch.
-                Some(Outgoing::Expire(at)) => {
-                    let _ = self.ctx.connection().mailbox.expire_at(at);
-                    break;
-                }
+                Some(Outgoing::Signal(signal)) => match *signal {
+                    Signal::Overflow => return Err(overflowed(self.ctx.id())),
+                    Signal::Control(control) => return Err(self.on_control(control)),
+                    // Rare: written back for the loop to take, behind this batch.
+                    Signal::Expire(at) => {
+                        let _ = self.ctx.connection().mailbox.expire_at(at);
+                        break;
+                    }
+                },
                 None => break,
             }
         }
@@ -312,5 +322,13 @@ impl Session {
             now + limits.ping_interval
         };
         ping.min(self.last_seen + limits.idle_timeout)
+    }
+}
+
+/// Waits for the session's deadline, if it has one.
+async fn expired(expiry: &mut Option<Pin<Box<Sleep>>>) {
+    match expiry {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{ConformanceError, PATIENCE, QUEUE, fail};
 use crate::layer::{
-    ChannelLayer, ConnId, Control, Frame, Mailbox, MailboxReceiver, Outgoing, SendError,
+    ChannelLayer, ConnId, Control, Frame, Mailbox, MailboxReceiver, Outgoing, SendError, Signal,
 };
 
 /// A simulated connection: a mailbox attached to one node.
@@ -39,15 +39,17 @@ impl Probe {
     ) -> Result<String, ConformanceError> {
         match tokio::time::timeout(PATIENCE, self.rx.recv()).await {
             Ok(Some(Outgoing::Frame(frame))) => Ok(frame.as_str().to_owned()),
-            Ok(Some(Outgoing::Control(control))) => Ok(control_text(&control)),
-            Ok(Some(Outgoing::Expire(_))) => Ok("expire".to_owned()),
-            Ok(Some(Outgoing::Overflow)) => Err(fail(
-                check,
-                format!(
-                    "connection {} overflowed waiting for {waiting_for}",
-                    self.id
-                ),
-            )),
+            Ok(Some(Outgoing::Signal(signal))) => match *signal {
+                Signal::Control(control) => Ok(control_text(&control)),
+                Signal::Expire(_) => Ok("expire".to_owned()),
+                Signal::Overflow => Err(fail(
+                    check,
+                    format!(
+                        "connection {} overflowed waiting for {waiting_for}",
+                        self.id
+                    ),
+                )),
+            },
             Ok(None) => Err(fail(
                 check,
                 format!(
@@ -104,21 +106,19 @@ impl Probe {
                     frame.as_str()
                 ),
             )),
-            Ok(Some(Outgoing::Overflow)) => Err(fail(
+            Ok(Some(Outgoing::Signal(signal))) => Err(fail(
                 check,
-                format!("connection {} overflowed but {why}", self.id),
-            )),
-            Ok(Some(Outgoing::Control(control))) => Err(fail(
-                check,
-                format!(
-                    "connection {} got {} but {why}",
-                    self.id,
-                    control_text(&control)
-                ),
-            )),
-            Ok(Some(Outgoing::Expire(_))) => Err(fail(
-                check,
-                format!("connection {} got a deadline but {why}", self.id),
+                match *signal {
+                    Signal::Overflow => format!("connection {} overflowed but {why}", self.id),
+                    Signal::Control(control) => format!(
+                        "connection {} got {} but {why}",
+                        self.id,
+                        control_text(&control)
+                    ),
+                    Signal::Expire(_) => {
+                        format!("connection {} got a deadline but {why}", self.id)
+                    }
+                },
             )),
         }
     }
