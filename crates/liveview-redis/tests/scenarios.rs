@@ -16,16 +16,18 @@
     missing_docs
 )]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use liveview::layer::ConnId;
-use liveview::presence::{Presence, PresenceEntry, PresenceEvent};
+use liveview::presence::{Presence, PresenceEvent};
 use liveview::{Ctx, Data, Error, Limits, LiveView, LiveViewBuilder, Patch, Result, State};
 use liveview_e2e::redis::{RedisServer, wait_until};
 use liveview_e2e::ws::{Client, TestServer};
 use liveview_redis::{RedisConfig, RedisLayer, RedisPresence};
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use support::{next_event, wait_names};
 
 /// Long enough for a message to cross Redis if it were going to.
 const QUIET: Duration = Duration::from_millis(300);
@@ -259,50 +261,6 @@ async fn expect_append(client: &mut Client, text: &str) {
 
 async fn expect_ack(client: &mut Client, r: u64) {
     assert_eq!(client.recv_json().await, json!({"ref": r}));
-}
-
-async fn names(presence: &Presence) -> Vec<String> {
-    let mut names: Vec<String> = presence
-        .list("lobby")
-        .await
-        .into_iter()
-        .map(|e| e.meta["name"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-async fn wait_names(presence: &Presence, expected: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = names(presence).await;
-        if now == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "presence lists {now:?}, expected {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// The next join or leave event: ("+name" or "-name", here).
-async fn next_event(events: &mut broadcast::Receiver<PresenceEvent>) -> (String, bool) {
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
-            .await
-            .expect("timed out waiting for a presence event")
-            .expect("event stream");
-        let name = |e: &PresenceEntry| e.meta["name"].as_str().unwrap_or("").to_owned();
-        match event {
-            PresenceEvent::Join { entry, here, .. } => return (format!("+{}", name(&entry)), here),
-            PresenceEvent::Leave { entry, here, .. } => {
-                return (format!("-{}", name(&entry)), here);
-            }
-            _ => {}
-        }
-    }
 }
 
 async fn visit_as(node: &Node, name: &str) -> Client {
