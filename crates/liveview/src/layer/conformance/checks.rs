@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 
 use super::probe::{
-    Probe, control_text, detach_all, frame, group_send, join, parse_numbered, unexpected,
+    Probe, control_text, detach_all, frame, group_send, join, members_and_outsiders,
+    parse_numbered, unexpected,
 };
 use super::{BURST, ConformanceError, QUIET, fail};
 use crate::layer::{ChannelLayer, ConnId, Control, NodeId, SendError};
@@ -50,18 +51,7 @@ pub async fn broadcast_reaches_every_member<L: ChannelLayer>(
 ) -> Result<(), ConformanceError> {
     const CHECK: &str = "broadcast_reaches_every_member";
     const GROUP: &str = "conformance:everyone";
-    let mut members = Vec::new();
-    let mut outsiders = Vec::new();
-    for (i, layer) in nodes.iter().enumerate() {
-        for _ in 0..2 {
-            let probe = Probe::attach(layer);
-            join(CHECK, layer, GROUP, &probe).await?;
-            members.push((i, probe));
-        }
-        let outsider = Probe::attach(layer);
-        join(CHECK, layer, "conformance:elsewhere", &outsider).await?;
-        outsiders.push((i, outsider));
-    }
+    let (mut members, mut outsiders) = members_and_outsiders(CHECK, nodes, GROUP, 2).await?;
     for (from, layer) in nodes.iter().enumerate() {
         let message = frame(CHECK, "hello", from, 0);
         group_send(CHECK, layer, GROUP, &message).await?;
@@ -428,16 +418,7 @@ pub async fn group_control_reaches_every_member<L: ChannelLayer>(
 ) -> Result<(), ConformanceError> {
     const CHECK: &str = "group_control_reaches_every_member";
     const GROUP: &str = "conformance:kick";
-    let mut members = Vec::new();
-    let mut outsiders = Vec::new();
-    for (i, layer) in nodes.iter().enumerate() {
-        let member = Probe::attach(layer);
-        join(CHECK, layer, GROUP, &member).await?;
-        members.push((i, member));
-        let outsider = Probe::attach(layer);
-        join(CHECK, layer, "conformance:not-kicked", &outsider).await?;
-        outsiders.push((i, outsider));
-    }
+    let (mut members, mut outsiders) = members_and_outsiders(CHECK, nodes, GROUP, 1).await?;
     for (from, layer) in nodes.iter().enumerate() {
         let control = Control::Disconnect {
             redirect: format!("/from/{from}").into(),

@@ -139,6 +139,31 @@ pub(super) fn unexpected(check: &'static str, what: &str, err: &SendError) -> Co
     fail(check, format!("{what} failed: {err}"))
 }
 
+/// Members with and without a group, by node index: on every node,
+/// `per_node` members of `group` and one connection in another group only.
+pub(super) type Members = Vec<(usize, Probe)>;
+
+pub(super) async fn members_and_outsiders<L: ChannelLayer>(
+    check: &'static str,
+    nodes: &[L],
+    group: &str,
+    per_node: usize,
+) -> Result<(Members, Members), ConformanceError> {
+    let mut members = Vec::new();
+    let mut outsiders = Vec::new();
+    for (i, layer) in nodes.iter().enumerate() {
+        for _ in 0..per_node {
+            let member = Probe::attach(layer);
+            join(check, layer, group, &member).await?;
+            members.push((i, member));
+        }
+        let outsider = Probe::attach(layer);
+        join(check, layer, "conformance:elsewhere", &outsider).await?;
+        outsiders.push((i, outsider));
+    }
+    Ok((members, outsiders))
+}
+
 pub(super) async fn join<L: ChannelLayer>(
     check: &'static str,
     layer: &L,
