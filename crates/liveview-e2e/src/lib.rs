@@ -308,6 +308,20 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
     addr
 }
 
+/// Waits until `lv` counts `n` open WebSockets; fails the test after
+/// `patience`.
+pub async fn wait_connections(lv: &liveview::LiveView, n: usize, patience: Duration) {
+    let deadline = tokio::time::Instant::now() + patience;
+    while lv.connection_count() != n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server has {} connections, expected {n}",
+            lv.connection_count()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A plain HTTP/1.1 `GET` on its own connection: the status, the head and
 /// the body (for tests of pages served next to the live ones).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {

@@ -266,15 +266,7 @@ impl App {
 
     /// Waits until the server counts `n` open sockets.
     pub async fn wait_connections(&self, n: usize) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while self.lv.connection_count() != n {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "server has {} connections, expected {n}",
-                self.lv.connection_count()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        crate::wait_connections(&self.lv, n, PATIENCE).await;
     }
 }
 

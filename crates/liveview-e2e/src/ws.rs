@@ -60,15 +60,7 @@ impl TestServer {
 
     /// Waits until the server counts `n` connections.
     pub async fn wait_connections(&self, n: usize) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while self.lv.connection_count() != n {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "server has {} connections, expected {n}",
-                self.lv.connection_count()
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        crate::wait_connections(&self.lv, n, PATIENCE).await;
     }
 }
 
