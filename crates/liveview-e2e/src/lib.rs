@@ -6,6 +6,8 @@
 //!   WebSocket client that speaks the protocol ([`ws::Client`]);
 //! - [`scripted`]: an app whose handlers record events and answer as the
 //!   test scripts, for the browser client's tests;
+//! - [`session`]: a version-2 client that keeps its page session across
+//!   sockets as the browser client does ([`session::SessionClient`]);
 //! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]).
 //!
 //! ```no_run
@@ -31,6 +33,7 @@
 
 pub mod redis;
 pub mod scripted;
+pub mod session;
 pub mod ws;
 
 use std::future::Future;

@@ -47,6 +47,11 @@ impl TestServer {
             .expect("connect")
     }
 
+    /// A protocol-version-2 client in `room`, with its page session.
+    pub async fn session_client(&self, room: &str) -> crate::session::SessionClient {
+        crate::session::SessionClient::connect(self.addr, room).await
+    }
+
     /// A Django LiveView (legacy) client in `room`.
     pub async fn legacy_client(&self, room: &str) -> Client {
         let url = format!("ws://{}/ws/liveview/{room}/", self.addr);
@@ -257,6 +262,18 @@ impl Client {
                 panic!("expected silence, got {message:?}");
             }
         }
+    }
+
+    /// Drops the TCP connection at once, with no close frame and a reset
+    /// (`SO_LINGER` 0): a phone that loses its network, a killed tab.
+    pub fn cut(self) {
+        if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+            // Deprecated because a non-zero linger blocks the dropping
+            // thread; a zero linger does not: the kernel sends a reset.
+            #[allow(deprecated)]
+            let _ = tcp.set_linger(Some(Duration::ZERO));
+        }
+        drop(self);
     }
 
     /// Closes the socket from the client side.

@@ -5,10 +5,12 @@ use crate::{PROTOCOL_VERSION, Patch, ServerFrame};
 
 /// The dialect of one connection, fixed when it opens.
 ///
-/// A client that asks for `?v=1` (or later) on the WebSocket URL speaks
-/// version 1: it takes several patches in one batch frame and is told with
-/// an ack frame that an event changed nothing. Any other client is a Django
-/// LiveView 2.x client: it gets one frame per patch and no acks.
+/// A client that asks for `?v=1` on the WebSocket URL speaks version 1: it
+/// takes several patches in one batch frame and is told with an ack frame
+/// that an event changed nothing. `?v=2` (or later) is version 2: version 1
+/// plus page sessions that outlive the socket (a session frame first,
+/// resume requests, replay; `docs/protocol.md`, Sessions). Any other client
+/// is a Django LiveView 2.x client: it gets one frame per patch and no acks.
 ///
 /// ```
 /// use liveview_protocol::{Dialect, Patch};
@@ -27,6 +29,8 @@ pub enum Dialect {
     Legacy,
     /// Protocol version 1: batches and acks.
     V1,
+    /// Protocol version 2: version 1's frames, and page sessions.
+    V2,
 }
 
 impl Dialect {
@@ -44,25 +48,44 @@ impl Dialect {
 
     /// The dialect of extension version `version` (0: none).
     pub fn from_version(version: u32) -> Dialect {
-        if version >= PROTOCOL_VERSION {
-            Dialect::V1
-        } else {
-            Dialect::Legacy
+        match version {
+            0 => Dialect::Legacy,
+            1 => Dialect::V1,
+            _ => Dialect::V2,
         }
+    }
+
+    /// The extension version this dialect speaks (0: none).
+    pub fn version(self) -> u32 {
+        match self {
+            Dialect::Legacy => 0,
+            Dialect::V1 => 1,
+            Dialect::V2 => PROTOCOL_VERSION,
+        }
+    }
+
+    /// True when the client keeps a page session across sockets (version 2).
+    pub fn has_sessions(self) -> bool {
+        self == Dialect::V2
+    }
+
+    /// True when the client takes batch and ack frames (version 1 and later).
+    fn batches(self) -> bool {
+        self != Dialect::Legacy
     }
 
     /// The frames that answer the event `reference` with `patches`, in the
     /// order they are written.
     pub fn reply<'a>(self, patches: &'a [Patch], reference: Option<u64>) -> ReplyFrames<'a> {
-        let state = match (patches, self) {
-            ([], Dialect::V1) => reference.map(|reference| ServerFrame::Ack { reference }),
-            ([], Dialect::Legacy) => None,
+        let state = match (patches, self.batches()) {
+            ([], true) => reference.map(|reference| ServerFrame::Ack { reference }),
+            ([], false) => None,
             ([patch], _) => Some(ServerFrame::Patch { patch, reference }),
-            (many, Dialect::V1) => Some(ServerFrame::Batch {
+            (many, true) => Some(ServerFrame::Batch {
                 patches: many,
                 reference,
             }),
-            (many, Dialect::Legacy) => {
+            (many, false) => {
                 return ReplyFrames(Frames::Each {
                     patches: many.iter(),
                     reference,
@@ -114,7 +137,10 @@ mod tests {
     #[test]
     fn versions_from_the_query() {
         assert_eq!(Dialect::from_query(Some("v=1")), Dialect::V1);
-        assert_eq!(Dialect::from_query(Some("x=2&v=3")), Dialect::V1);
+        assert_eq!(Dialect::from_query(Some("x=2&v=1")), Dialect::V1);
+        assert_eq!(Dialect::from_query(Some("v=2")), Dialect::V2);
+        assert_eq!(Dialect::from_query(Some("x=1&v=3")), Dialect::V2);
+        assert!(Dialect::V2.has_sessions() && !Dialect::V1.has_sessions());
         assert_eq!(Dialect::from_query(Some("v=x")), Dialect::Legacy);
         assert_eq!(Dialect::from_query(Some("v=0")), Dialect::Legacy);
         assert_eq!(Dialect::from_query(None), Dialect::Legacy);
@@ -127,7 +153,9 @@ mod tests {
         assert_eq!(frames(Dialect::V1, &[], Some(4)), [r#"{"ref":4}"#]);
         assert!(frames(Dialect::V1, &[], None).is_empty());
         assert!(frames(Dialect::Legacy, &[], Some(4)).is_empty());
-        for dialect in [Dialect::V1, Dialect::Legacy] {
+        assert_eq!(frames(Dialect::V2, &[], Some(4)), [r#"{"ref":4}"#]);
+        assert_eq!(frames(Dialect::V2, &two, Some(4)), frames(Dialect::V1, &two, Some(4)));
+        for dialect in [Dialect::V1, Dialect::V2, Dialect::Legacy] {
             assert_eq!(
                 frames(dialect, &one, Some(4)),
                 [r##"{"target":"#a","html":"1","ref":4}"##]

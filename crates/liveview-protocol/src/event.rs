@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::case::snake_case_keys;
 use crate::frame::ErrorCode;
+use crate::session::{MAX_TOKEN_LEN, Resume};
 
 /// The longest accepted `function` name, in bytes.
 pub const MAX_FUNCTION_NAME_LEN: usize = 128;
@@ -79,6 +80,8 @@ pub enum ClientMessage {
     Event(Event),
     /// Start or cancel an upload.
     Upload(UploadRequest),
+    /// Resume a page session on this socket (version 2; the first frame).
+    Resume(Resume),
 }
 
 impl ClientMessage {
@@ -96,6 +99,14 @@ impl ClientMessage {
         })?;
         if let Some(upload) = raw.upload {
             return Ok(ClientMessage::Upload(upload));
+        }
+        if let Some(resume) = raw.resume {
+            if resume.token.len() > MAX_TOKEN_LEN {
+                return Err(DecodeError::Shape(format!(
+                    "`resume.token` is longer than {MAX_TOKEN_LEN} bytes"
+                )));
+            }
+            return Ok(ClientMessage::Resume(resume));
         }
         let Some(function) = raw.function else {
             return Err(DecodeError::Shape("missing field `function`".into()));
@@ -139,6 +150,8 @@ struct RawClientMessage {
     uploads: BTreeMap<String, Vec<u32>>,
     #[serde(default)]
     upload: Option<UploadRequest>,
+    #[serde(default)]
+    resume: Option<Resume>,
 }
 
 impl Event {
@@ -181,6 +194,9 @@ impl Event {
             ClientMessage::Event(event) => Ok(event),
             ClientMessage::Upload(_) => {
                 Err(DecodeError::Shape("an upload request, not an event".into()))
+            }
+            ClientMessage::Resume(_) => {
+                Err(DecodeError::Shape("a resume request, not an event".into()))
             }
         }
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::patch::Patch;
+use crate::session::{ResumeRefusal, SessionBody, SessionInfo, SessionOut};
 
 /// The machine-readable kind of an error frame (`"code"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,6 +121,18 @@ pub enum ServerFrame<'a> {
         /// The upload.
         upload: u32,
     },
+    /// Names the socket's page session (version 2): the first frame of
+    /// every version-2 socket, not counted in the session's frames.
+    Session {
+        /// The token that resumes the session on the next socket (one use).
+        token: &'a str,
+        /// True when this socket continues the session the client asked for.
+        resumed: bool,
+        /// On a resume: the highest event `ref` the server had received.
+        received: u64,
+        /// Why the session asked for was not resumed (a fresh one starts).
+        refused: Option<ResumeRefusal>,
+    },
 }
 
 #[derive(Serialize)]
@@ -222,6 +235,19 @@ impl ServerFrame<'_> {
                     received: None,
                 },
             }),
+            ServerFrame::Session {
+                token,
+                resumed,
+                received,
+                refused,
+            } => serde_json::to_string(&SessionOut {
+                session: SessionBody {
+                    token,
+                    resumed,
+                    received,
+                    refused,
+                },
+            }),
         };
         encoded.unwrap_or_default()
     }
@@ -253,6 +279,9 @@ pub struct ServerMessage {
     /// "received": ..}`), in status and error frames alike.
     #[serde(default)]
     pub upload: Option<serde_json::Value>,
+    /// A session frame's `session` object (version 2).
+    #[serde(default)]
+    pub session: Option<SessionInfo>,
 }
 
 impl ServerMessage {

@@ -10,8 +10,10 @@
 //! - [`ErrorCode`]: the machine-readable kind of an error frame.
 //! - [`ServerFrame`]: what a server sends, for encoding;
 //!   [`ServerMessage`]: the same, for decoding on the client side.
-//! - [`Dialect`]: legacy (Django LiveView) or version 1, and how an answer
-//!   becomes frames in each.
+//! - [`Dialect`]: legacy (Django LiveView), version 1 or version 2, and how
+//!   an answer becomes frames in each.
+//! - [`Resume`], [`ResumeRefusal`], [`SessionInfo`]: page sessions that
+//!   outlive a socket (version 2).
 //! - [`Chunk`]: the binary frame of an upload chunk.
 //!
 //! ```
@@ -33,6 +35,7 @@ mod dialect;
 mod event;
 mod frame;
 mod patch;
+mod session;
 
 pub use case::{snake_case, snake_case_keys};
 pub use chunk::{CHUNK_HEADER_BYTES, Chunk, MAX_CHUNK_BYTES};
@@ -40,10 +43,11 @@ pub use dialect::{Dialect, ReplyFrames};
 pub use event::{ClientMessage, DecodeError, Event, MAX_FUNCTION_NAME_LEN, UploadRequest};
 pub use frame::{ErrorCode, ServerFrame, ServerMessage};
 pub use patch::Patch;
+pub use session::{MAX_TOKEN_LEN, Resume, ResumeRefusal, SessionInfo};
 
 /// The extension version of the protocol this crate speaks (the `v` query
 /// parameter of the WebSocket URL).
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The group every connection joins, as in Django LiveView.
 pub const BROADCAST_GROUP: &str = "broadcast";

@@ -15,6 +15,7 @@ use crate::handler::{BoxFuture, BoxedHandler};
 use crate::limits::Limits;
 use crate::reply::Reply;
 use crate::services::Services;
+use crate::session::SessionStore;
 use crate::upload::{UploadConfig, UploadDir, UploadShared};
 
 /// A hook that sees every event before its handler and may refuse it.
@@ -29,6 +30,10 @@ pub(crate) struct App {
     pub(crate) handlers: HashMap<Box<str>, BoxedHandler>,
     pub(crate) before: Vec<BeforeHook>,
     pub(crate) on_connect: Option<ConnectHook>,
+    /// Run when a socket resumes a parked session (instead of `on_connect`).
+    pub(crate) on_resume: Option<ConnectHook>,
+    /// The sessions of this process that a socket may resume.
+    pub(crate) sessions: SessionStore,
     /// Upload limits, by the function that receives the files.
     pub(crate) uploads: HashMap<Box<str>, UploadConfig>,
     /// The upload budget, directory and timeouts every connection's upload

@@ -38,6 +38,10 @@ pub struct Limits {
     /// New WebSockets per second and burst per client address; `None`: no
     /// cap.
     pub(crate) connections_per_address: Option<(u32, u32)>,
+    pub(crate) resume_window: Duration,
+    pub(crate) replay_frames: usize,
+    pub(crate) replay_bytes: usize,
+    pub(crate) max_parked_sessions: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +64,10 @@ impl Default for Limits {
             upload_idle_timeout: Duration::from_secs(30),
             upload_unclaimed_timeout: Duration::from_secs(30),
             connections_per_address: Some((20, 40)),
+            resume_window: Duration::from_secs(120),
+            replay_frames: 256,
+            replay_bytes: 256 * 1024,
+            max_parked_sessions: 10_000,
         }
     }
 }
@@ -251,6 +259,38 @@ impl Limits {
         self.connections_per_address = cap
             .filter(|(rate, _)| *rate > 0)
             .map(|(rate, burst)| (rate, burst.max(1)));
+        self
+    }
+
+    /// How long a page session waits for its client after the socket is
+    /// lost (default 2 minutes; `Duration::ZERO`: sessions end with their
+    /// socket). Meanwhile the session keeps its state and groups, runs its
+    /// in-flight handler to the end, and keeps what is pushed to it for the
+    /// socket that resumes it. See `docs/sessions.md`.
+    #[must_use]
+    pub fn resume_window(mut self, window: Duration) -> Self {
+        self.resume_window = window;
+        self
+    }
+
+    /// How many of its last frames, and how many bytes of them, a session
+    /// keeps to replay to the socket that resumes it (default 256 frames,
+    /// 256 KiB). Frames shared by a group send cost the session a slot, not
+    /// a copy. A parked session that would have to drop a frame its client
+    /// never saw ends instead: its client starts afresh.
+    #[must_use]
+    pub fn replay_buffer(mut self, frames: usize, bytes: usize) -> Self {
+        self.replay_frames = frames.max(1);
+        self.replay_bytes = bytes.max(1024);
+        self
+    }
+
+    /// Most sessions parked at once (default 10,000); a socket lost beyond
+    /// it ends its session. Parked sessions do not count against
+    /// [`max_connections`](Self::max_connections).
+    #[must_use]
+    pub fn max_parked_sessions(mut self, sessions: usize) -> Self {
+        self.max_parked_sessions = sessions;
         self
     }
 }

@@ -13,6 +13,7 @@ use super::lifecycle::Lifecycle;
 use super::origin::{OriginPolicy, origin_authority};
 use super::{LiveView, Server};
 use crate::app::{App, BeforeHook, ConnectHook};
+use crate::session::SessionStore;
 use crate::ctx::Ctx;
 use crate::error::{BuildError, Error};
 use crate::handler::{BoxedHandler, Handler, Registration};
@@ -39,6 +40,7 @@ pub struct LiveViewBuilder {
     uploads: HashMap<Box<str>, UploadConfig>,
     upload_dir: Option<PathBuf>,
     on_connect: Option<ConnectHook>,
+    on_resume: Option<ConnectHook>,
     rooms: RoomConfig,
     guard: Option<ConnectGuard>,
     guard_timeout: Option<std::time::Duration>,
@@ -60,6 +62,7 @@ impl Default for LiveViewBuilder {
             uploads: HashMap::new(),
             upload_dir: None,
             on_connect: None,
+            on_resume: None,
             rooms: RoomConfig::default(),
             guard: None,
             guard_timeout: None,
@@ -201,10 +204,12 @@ impl LiveViewBuilder {
         self
     }
 
-    /// Runs `hook` when a connection opens (and each time a client
-    /// reconnects), after it joined its room and `broadcast`: join the
-    /// groups the page needs, start per-connection tasks, push the state
-    /// that may have changed while it was away. What it returns is pushed to
+    /// Runs `hook` when a page session starts (a connection opens; a client
+    /// that reconnects and resumes its session gets
+    /// [`on_resume`](Self::on_resume) instead, and one that cannot resume
+    /// starts a new session, and this runs), after it joined its room and
+    /// `broadcast`: join the groups the page needs, start per-connection
+    /// tasks, push the state the page needs. What it returns is pushed to
     /// the client; an error or a panic is logged and reported as an error
     /// frame, and the connection stays open.
     ///
@@ -229,6 +234,36 @@ impl LiveViewBuilder {
         R: IntoReply,
     {
         self.on_connect = Some(Arc::new(move |ctx| {
+            let fut = hook(ctx);
+            Box::pin(async move { fut.await.into_reply() })
+        }));
+        self
+    }
+
+    /// Runs `hook` when a socket resumes a parked page session (protocol
+    /// version 2; see `docs/sessions.md`), in place of
+    /// [`on_connect`](Self::on_connect): the session kept its state and
+    /// groups, and its client has been sent every frame it missed, so
+    /// most apps need nothing here. Use it for what must be fresh after a
+    /// gap (a clock, figures computed outside the session's frames). What
+    /// it returns is pushed to the client, after the replay.
+    ///
+    /// ```
+    /// use liveview::{Ctx, LiveView, Patch};
+    ///
+    /// let lv = LiveView::builder()
+    ///     .on_resume(|_ctx: Ctx| async move { Patch::html("#status", "back online") })
+    ///     .build()?;
+    /// # Ok::<(), liveview::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn on_resume<F, Fut, R>(mut self, hook: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoReply,
+    {
+        self.on_resume = Some(Arc::new(move |ctx| {
             let fut = hook(ctx);
             Box::pin(async move { fut.await.into_reply() })
         }));
@@ -454,6 +489,8 @@ impl LiveViewBuilder {
             handlers,
             before: self.before,
             on_connect: self.on_connect,
+            on_resume: self.on_resume,
+            sessions: SessionStore::default(),
             uploads: self.uploads,
             upload_shared,
             _upload_dir: upload_dir,

@@ -127,6 +127,17 @@ impl LiveView {
         self.server.lifecycle.connections()
     }
 
+    /// Page sessions parked now: their socket was lost and they wait for
+    /// their client to come back (see `docs/sessions.md`).
+    pub fn parked_sessions(&self) -> usize {
+        self.server.app.sessions.parked()
+    }
+
+    /// Page sessions a socket can resume now, connected or parked.
+    pub fn resumable_sessions(&self) -> usize {
+        self.server.app.sessions.len()
+    }
+
     /// The names of the registered handlers, sorted.
     pub fn handler_names(&self) -> Vec<&str> {
         self.server.app.handler_names()

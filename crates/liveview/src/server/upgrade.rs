@@ -74,6 +74,7 @@ pub(super) async fn upgrade(
         room: room.into_boxed_str(),
         room_claims,
         dialect: Dialect::from_query(parts.uri.query()),
+        resume: asks_to_resume(parts.uri.query()),
         request: owned_parts(parts),
         shutdown: server.lifecycle.shutdown_signal(),
         deadline,
@@ -178,6 +179,14 @@ fn too_many_from_this_address(server: &Server, parts: &http::request::Parts) -> 
                 .into_response(),
         ),
     }
+}
+
+/// `resume=1` in the WebSocket URL's query: the first frame is a resume request.
+fn asks_to_resume(query: Option<&str>) -> bool {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .any(|pair| pair == "resume=1")
 }
 
 fn unavailable(message: &'static str) -> Response {

@@ -39,6 +39,9 @@ enum Admission {
     Start(BoxedHandler, Vec<UploadedFile>),
     /// Answer with an error frame.
     Refuse(Refusal),
+    /// A page session's event received before (re-sent after a resume):
+    /// its answer was sent, is in the replay, or is on its way.
+    Duplicate,
     /// End the connection.
     Close(End),
 }
@@ -81,6 +84,10 @@ impl Session {
             Ok(ClientMessage::Upload(request)) => {
                 return Box::pin(self.on_upload_request(request)).await;
             }
+            // Only the first frame of a socket opened to resume may be one.
+            Ok(ClientMessage::Resume(_)) => {
+                return self.refuse(&Refusal::misplaced_resume(), None).await;
+            }
             Ok(_) => return self.refuse(&Refusal::unsupported(), None).await,
             Err(err) => {
                 let refusal = Refusal::undecodable(self.ctx.id(), &err);
@@ -93,6 +100,10 @@ impl Session {
                 Ok(())
             }
             Admission::Refuse(refusal) => self.refuse(&refusal, Some(&event)).await,
+            Admission::Duplicate => {
+                tracing::debug!(id = %self.ctx.id(), reference = ?event.reference, "liveview: event received twice, not run again");
+                Ok(())
+            }
             Admission::Close(end) => Err(end),
         }
     }
@@ -100,6 +111,12 @@ impl Session {
     /// The checks an event passes before its handler starts: the rate
     /// limit, a handler of that name, the files it names.
     fn admit(&mut self, event: &Event) -> Admission {
+        if let (Some(page), Some(reference)) = (&mut self.page, event.reference) {
+            if reference <= page.highest_ref {
+                return Admission::Duplicate;
+            }
+            page.highest_ref = reference;
+        }
         if let Some(limiter) = &mut self.limiter {
             // `last_seen` is when this frame arrived: no second clock read.
             match limiter.admit(self.last_seen.into_std(), MAX_DROPPED_IN_A_ROW) {
@@ -202,8 +219,8 @@ impl Session {
             .await
     }
 
-    /// Runs the app's on-connect hook and pushes what it returns.
-    pub(super) async fn run_on_connect(&mut self, hook: &ConnectHook) -> Step {
+    /// Runs an app's connect or resume hook and pushes what it returns.
+    pub(super) async fn run_hook(&mut self, name: &'static str, hook: &ConnectHook) -> Step {
         let guarded = AssertUnwindSafe(hook(self.ctx.clone())).catch_unwind();
         let completion = match tokio::time::timeout(self.app.limits.handler_timeout, guarded).await
         {
@@ -212,7 +229,7 @@ impl Session {
             Ok(Err(panic)) => Completion::Panicked(panic_message(&*panic)),
             Err(_) => Completion::TimedOut,
         };
-        self.answer("on_connect", None, completion).await
+        self.answer(name, None, completion).await
     }
 
     /// Writes the answer to a finished handler: its patches in the

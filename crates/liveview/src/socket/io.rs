@@ -8,6 +8,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 
 use crate::layer::ConnId;
+use crate::session::Journal;
 
 /// RFC 6455 close codes the server uses.
 pub(super) mod close {
@@ -35,42 +36,103 @@ pub(super) enum End {
     /// The session ended: close with 4001, the reason where the browser
     /// goes (empty: reload).
     SessionEnded(Box<str>),
+    /// A parked session can no longer be resumed (its replay buffer is
+    /// full, its window passed, or a resume asked for frames it no longer
+    /// has): it ends, with no socket to tell.
+    Lost,
 }
 
 /// What every step of the loop returns.
 pub(super) type Step = Result<(), End>;
 
-/// The socket, with the write timeout applied to every write.
+/// The socket, with the write timeout applied to every write, and for a
+/// page session the journal of the frames written to it.
+///
+/// A parked session has no socket: its frames go to the journal only, for
+/// the socket that resumes it.
 pub(super) struct Writer {
-    socket: WebSocket,
+    socket: Option<WebSocket>,
     timeout: Duration,
+    journal: Option<Box<Journal>>,
 }
 
 impl Writer {
-    pub(super) fn new(socket: WebSocket, timeout: Duration) -> Self {
-        Writer { socket, timeout }
+    pub(super) fn new(socket: WebSocket, timeout: Duration, journal: Option<Box<Journal>>) -> Self {
+        Writer {
+            socket: Some(socket),
+            timeout,
+            journal,
+        }
     }
 
-    pub(super) fn socket(&mut self) -> &mut WebSocket {
-        &mut self.socket
+    /// The next message from the client; never, without a socket.
+    pub(super) async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+        match &mut self.socket {
+            Some(socket) => socket.recv().await,
+            None => std::future::pending().await,
+        }
     }
 
-    /// Buffers a text frame without flushing.
+    pub(super) fn is_attached(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    /// Drops the socket (lost); frames are journaled only from now on.
+    pub(super) fn detach(&mut self) {
+        self.socket = None;
+        if let Some(journal) = &mut self.journal {
+            journal.park();
+        }
+    }
+
+    /// Writes to `socket` from now on (it resumes the session).
+    pub(super) fn attach(&mut self, socket: WebSocket) {
+        self.socket = Some(socket);
+        if let Some(journal) = &mut self.journal {
+            journal.unpark();
+        }
+    }
+
+    pub(super) fn journal(&self) -> Option<&Journal> {
+        self.journal.as_deref()
+    }
+
+    /// Buffers a text frame without flushing (and journals it).
     pub(super) async fn feed(&mut self, text: Utf8Bytes) -> Step {
-        timed(self.timeout, self.socket.feed(Message::Text(text))).await
+        if let Some(journal) = &mut self.journal {
+            journal.record(&text).map_err(|_| End::Lost)?;
+        }
+        self.feed_unrecorded(text).await
+    }
+
+    /// Buffers a frame that is not one of the session's numbered frames (a
+    /// session frame, a replayed one).
+    pub(super) async fn feed_unrecorded(&mut self, text: Utf8Bytes) -> Step {
+        match &mut self.socket {
+            Some(socket) => timed(self.timeout, socket.feed(Message::Text(text))).await,
+            None => Ok(()),
+        }
     }
 
     pub(super) async fn flush(&mut self) -> Step {
-        timed(self.timeout, self.socket.flush()).await
+        match &mut self.socket {
+            Some(socket) => timed(self.timeout, socket.flush()).await,
+            None => Ok(()),
+        }
     }
 
     /// Writes a text frame and flushes.
     pub(super) async fn write(&mut self, text: Utf8Bytes) -> Step {
-        self.send(Message::Text(text)).await
+        self.feed(text).await?;
+        self.flush().await
     }
 
+    /// Sends a control message (ping, close): not journaled.
     pub(super) async fn send(&mut self, message: Message) -> Step {
-        timed(self.timeout, self.socket.send(message)).await
+        match &mut self.socket {
+            Some(socket) => timed(self.timeout, socket.send(message)).await,
+            None => Ok(()),
+        }
     }
 
     /// Sends a close frame; the connection ends either way.

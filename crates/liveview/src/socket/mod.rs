@@ -12,11 +12,15 @@
 //!   its handler, an upload request, a chunk), and turning a finished
 //!   handler into its answer;
 //! - `refusal`: every error frame, in one place;
-//! - `io`: writes with timeouts, close codes, read errors.
+//! - `io`: writes with timeouts (and the journal of a page session's
+//!   frames), close codes, read errors;
+//! - `resume`: page sessions (version 2): the session frame, parking a
+//!   session whose socket was lost, a new socket taking it over.
 
 mod dispatch;
 mod io;
 mod refusal;
+mod resume;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,10 +34,12 @@ use tokio::time::{Instant, Sleep};
 
 use self::dispatch::InFlight;
 use self::io::{End, Step, Writer, close, overflowed, read_error};
+use self::resume::{HandOver, Page, PageEvent};
 use crate::app::App;
 use crate::ctx::{Connection, Ctx};
 use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing, Signal};
 use crate::limits::RateLimiter;
+use crate::session::{Guard, Journal};
 use crate::upload::UploadTable;
 
 /// Frames written before a flush when several are queued.
@@ -46,6 +52,9 @@ pub(crate) struct Accepted {
     /// The claims of a signed room, verified at the upgrade.
     pub(crate) room_claims: Option<Box<str>>,
     pub(crate) dialect: Dialect,
+    /// The client asked to resume a session (`resume=1`): its first frame
+    /// says which.
+    pub(crate) resume: bool,
     /// The upgrade request's head, copied out of hyper's buffer.
     pub(crate) request: Parts,
     /// Flips to true when the server shuts down.
@@ -54,9 +63,35 @@ pub(crate) struct Accepted {
     pub(crate) deadline: Option<std::time::Instant>,
 }
 
-/// Runs one connection until it ends. `guard` is held for as long (it
-/// counts the connection).
-pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Accepted, guard: G) {
+/// Runs one connection until it ends. `guard` is held for as long as it has
+/// a socket (it counts the connection).
+pub(crate) async fn run<G: Send + 'static>(
+    socket: WebSocket,
+    app: Arc<App>,
+    accepted: Accepted,
+    guard: G,
+) {
+    let guard: Guard = Box::new(guard);
+    let (socket, guard, refused) = if accepted.dialect.has_sessions() && accepted.resume {
+        match resume::hand_over(socket, guard, &app, &accepted.room).await {
+            HandOver::Done => return,
+            HandOver::Fresh(socket, guard, refusal) => (socket, guard, Some(refusal)),
+        }
+    } else {
+        (socket, guard, None)
+    };
+    start(socket, app, accepted, guard, refused).await;
+}
+
+/// Runs a fresh session on `socket` until it ends; `refused` says why the
+/// session its client asked for was not resumed.
+async fn start(
+    socket: WebSocket,
+    app: Arc<App>,
+    accepted: Accepted,
+    guard: Guard,
+    refused: Option<liveview_protocol::ResumeRefusal>,
+) {
     let Accepted {
         room,
         room_claims,
@@ -64,6 +99,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         request,
         shutdown,
         deadline,
+        resume: _,
     } = accepted;
     let layer = &app.services.layer;
     let id = ConnId::next(layer.node());
@@ -78,6 +114,10 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         }
     }
     tracing::debug!(%id, room = &*room, ?dialect, "liveview: connected");
+    let page = dialect.has_sessions().then(|| Page::start(&app, &room));
+    let journal = page
+        .is_some()
+        .then(|| Box::new(Journal::new(app.limits.replay_frames, app.limits.replay_bytes)));
     let ctx = Ctx::new(
         Arc::new(Connection::new(id, room, request, mailbox).with_room_claims(room_claims)),
         Arc::clone(&app.services),
@@ -91,7 +131,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         .frame_budget
         .map(|(rate, burst)| RateLimiter::new(rate, burst));
     let mut session = Session {
-        writer: Writer::new(socket, app.limits.write_timeout),
+        writer: Writer::new(socket, app.limits.write_timeout, journal),
         app: Arc::clone(&app),
         ctx,
         dialect,
@@ -101,12 +141,16 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         last_seen: Instant::now(),
         uploads: None,
         deadline: None,
+        page,
+        guard: Some(guard),
     };
     session.deadline = deadline.map(Instant::from_std);
-    let connected = match app.on_connect.clone() {
-        Some(hook) => Box::pin(session.run_on_connect(&hook)).await,
-        None => Ok(()),
-    };
+    let mut connected = session.greet(false, refused).await;
+    if connected.is_ok() {
+        if let Some(hook) = app.on_connect.clone() {
+            connected = Box::pin(session.run_hook("on_connect", &hook)).await;
+        }
+    }
     let end = match connected {
         Ok(()) => session.serve(outbox, shutdown).await,
         Err(end) => end,
@@ -117,10 +161,13 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
             let reason = axum::extract::ws::Utf8Bytes::from(String::from(redirect));
             Box::pin(session.writer.close_with(close::SESSION_ENDED, reason)).await;
         }
-        End::Gone => {}
+        End::Gone | End::Lost => {}
+    }
+    if let Some(page) = &mut session.page {
+        page.end(&app);
     }
     app.services.layer.detach(id).await;
-    drop(guard);
+    drop(session);
     tracing::debug!(%id, "liveview: disconnected");
 }
 
@@ -139,6 +186,10 @@ struct Session {
     uploads: Option<Box<UploadTable>>,
     /// When the session ends (`Ctx::expire_at`, `Admission::expire_at`).
     deadline: Option<Instant>,
+    /// A page session's token, state and parking (version 2 only).
+    page: Option<Box<Page>>,
+    /// Counts the connection while it has a socket.
+    guard: Option<Guard>,
 }
 
 impl Session {
@@ -196,7 +247,18 @@ impl Session {
                 () = dispatch::upload_sweep(&mut self.uploads), if self.uploads.as_deref().is_some_and(UploadTable::pending) => {
                     Box::pin(self.expire_uploads()).await
                 }
-                message = self.writer.socket().recv(), if self.in_flight.is_none() => {
+                event = resume::next_event(&mut self.page), if self.page.is_some() => match event {
+                    PageEvent::Arrival(resumption) => {
+                        let step = Box::pin(self.on_resumption(resumption)).await;
+                        liveness.as_mut().reset(self.next_liveness_check());
+                        step
+                    }
+                    PageEvent::WindowClosed => {
+                        tracing::debug!(id = %self.ctx.id(), "liveview: resume window closed, session ends");
+                        Err(End::Lost)
+                    }
+                },
+                message = self.writer.recv(), if self.in_flight.is_none() && self.writer.is_attached() => {
                     self.last_seen = Instant::now();
                     match message {
                         // The frame pays before any work is done on it.
@@ -222,14 +284,17 @@ impl Session {
                     tracing::info!(id = %self.ctx.id(), "liveview: session expired, closing");
                     Err(End::SessionEnded("".into()))
                 }
-                () = &mut liveness => {
+                () = &mut liveness, if self.writer.is_attached() => {
                     let step = self.on_tick().await;
                     liveness.as_mut().reset(self.next_liveness_check());
                     step
                 }
             };
-            if let Err(end) = step {
-                return end;
+            match step {
+                Ok(()) => {}
+                // The socket is lost, not the session: it waits for its client.
+                Err(End::Gone) if self.park() => {}
+                Err(end) => return end,
             }
         }
     }

@@ -23,6 +23,15 @@ impl Refusal {
         Refusal::new(ErrorCode::BadEvent, "unsupported message")
     }
 
+    /// A resume request on a socket that did not open with `resume=1`, or
+    /// after its first frame.
+    pub(super) fn misplaced_resume() -> Self {
+        Refusal::new(
+            ErrorCode::BadEvent,
+            "a resume request must be the first frame of a socket opened with resume=1",
+        )
+    }
+
     /// A frame that is not a valid message.
     pub(super) fn undecodable(id: ConnId, err: &DecodeError) -> Self {
         tracing::debug!(%id, %err, "liveview: bad frame");

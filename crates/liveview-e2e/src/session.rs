@@ -1,0 +1,127 @@
+//! A protocol-version-2 client that keeps its page session across sockets
+//! the way the browser client does: it counts the frames it receives,
+//! remembers the events not yet answered, and on a new socket presents its
+//! token and count, then re-sends the events the server has not received.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use liveview::protocol::{ServerMessage, SessionInfo};
+
+use crate::ws::Client;
+
+/// A page's session as its client sees it.
+pub struct SessionClient {
+    addr: SocketAddr,
+    room: String,
+    socket: Option<Client>,
+    /// The token of the last session frame.
+    pub token: String,
+    /// Frames of the session received so far.
+    pub seen: u64,
+    next_ref: u64,
+    /// Events sent and not answered yet, by ref (their text, to re-send).
+    unanswered: BTreeMap<u64, String>,
+}
+
+impl SessionClient {
+    /// Opens a version-2 socket to `room` and reads its session frame.
+    pub async fn connect(addr: SocketAddr, room: &str) -> SessionClient {
+        let url = format!("ws://{addr}/ws/liveview/{room}/?v=2");
+        let mut socket = Client::connect(&url, None).await.expect("connect");
+        let info = session_frame(&mut socket).await;
+        assert!(!info.resumed, "a new socket starts a session: {info:?}");
+        SessionClient {
+            addr,
+            room: room.to_owned(),
+            socket: Some(socket),
+            token: info.token,
+            seen: 0,
+            next_ref: 0,
+            unanswered: BTreeMap::new(),
+        }
+    }
+
+    fn socket(&mut self) -> &mut Client {
+        self.socket.as_mut().expect("no socket: call resume() first")
+    }
+
+    /// Sends an event; returns its ref. It counts as unanswered until a
+    /// frame with its ref arrives.
+    pub async fn event(&mut self, function: &str, data: serde_json::Value) -> u64 {
+        self.next_ref += 1;
+        let reference = self.next_ref;
+        let text = serde_json::json!({
+            "function": function, "data": data, "form": {}, "ref": reference,
+        })
+        .to_string();
+        self.unanswered.insert(reference, text.clone());
+        if let Some(socket) = self.socket.as_mut() {
+            socket.send_text(text).await;
+        }
+        reference
+    }
+
+    /// The next frame of the session (counted; an answer settles its event).
+    pub async fn recv(&mut self) -> ServerMessage {
+        let text = self.socket().recv_text().await;
+        let frame = ServerMessage::from_json(&text)
+            .unwrap_or_else(|err| panic!("bad frame ({err}): {text}"));
+        assert!(frame.session.is_none(), "a session frame mid-stream: {text}");
+        self.seen += 1;
+        if let Some(reference) = frame.reference {
+            self.unanswered.remove(&reference);
+        }
+        frame
+    }
+
+    /// Refs of the events not answered yet.
+    pub fn unanswered(&self) -> Vec<u64> {
+        self.unanswered.keys().copied().collect()
+    }
+
+    /// Drops the socket abruptly (a reset, no close frame); the session
+    /// lives on in this client.
+    pub fn cut(&mut self) {
+        if let Some(socket) = self.socket.take() {
+            socket.cut();
+        }
+    }
+
+    /// Opens a new socket and asks for the session; when resumed, re-sends
+    /// the unanswered events the server has not received. Returns the
+    /// server's session frame. Refused, the client starts over (count 0,
+    /// nothing unanswered: a fresh session).
+    pub async fn resume(&mut self) -> SessionInfo {
+        self.cut();
+        let url = format!("ws://{}/ws/liveview/{}/?v=2&resume=1", self.addr, self.room);
+        let mut socket = Client::connect(&url, None).await.expect("connect");
+        let request = serde_json::json!({"resume": {"token": self.token, "seen": self.seen}});
+        socket.send_text(request.to_string()).await;
+        let info = session_frame(&mut socket).await;
+        self.token.clone_from(&info.token);
+        if info.resumed {
+            for (_, text) in self.unanswered.range(info.received + 1..) {
+                socket.send_text(text.clone()).await;
+            }
+        } else {
+            self.seen = 0;
+            self.unanswered.clear();
+        }
+        self.socket = Some(socket);
+        info
+    }
+
+    /// The underlying socket, for raw frames.
+    pub fn raw(&mut self) -> &mut Client {
+        self.socket()
+    }
+}
+
+async fn session_frame(socket: &mut Client) -> SessionInfo {
+    let text = socket.recv_text().await;
+    ServerMessage::from_json(&text)
+        .ok()
+        .and_then(|frame| frame.session)
+        .unwrap_or_else(|| panic!("expected a session frame, got {text}"))
+}
