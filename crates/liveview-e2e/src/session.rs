@@ -43,7 +43,9 @@ impl SessionClient {
     }
 
     fn socket(&mut self) -> &mut Client {
-        self.socket.as_mut().expect("no socket: call resume() first")
+        self.socket
+            .as_mut()
+            .expect("no socket: call resume() first")
     }
 
     /// Sends an event; returns its ref. It counts as unanswered until a
@@ -67,7 +69,10 @@ impl SessionClient {
         let text = self.socket().recv_text().await;
         let frame = ServerMessage::from_json(&text)
             .unwrap_or_else(|err| panic!("bad frame ({err}): {text}"));
-        assert!(frame.session.is_none(), "a session frame mid-stream: {text}");
+        assert!(
+            frame.session.is_none(),
+            "a session frame mid-stream: {text}"
+        );
         self.seen += 1;
         if let Some(reference) = frame.reference {
             self.unanswered.remove(&reference);
@@ -110,6 +115,20 @@ impl SessionClient {
         }
         self.socket = Some(socket);
         info
+    }
+
+    /// Takes the socket away from the session without closing it (the
+    /// server sees nothing: as when a node stops answering); hold it for as
+    /// long as the server must not notice.
+    pub fn abandon_socket(&mut self) -> Option<Client> {
+        self.socket.take()
+    }
+
+    /// Resumes on another server (a node, or the process that replaced
+    /// this one): as [`resume`](Self::resume), at `addr`.
+    pub async fn resume_at(&mut self, addr: SocketAddr) -> SessionInfo {
+        self.addr = addr;
+        self.resume().await
     }
 
     /// The underlying socket, for raw frames.

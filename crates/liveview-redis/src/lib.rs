@@ -5,7 +5,9 @@
 //! broadcast, a group message or a message to one connection then reaches
 //! its clients whichever node they are connected to. Handler code does not
 //! change, only the layer does. [`presence`] (or [`RedisPresence`]) shares a
-//! [`Presence`](liveview::presence::Presence) across the same nodes.
+//! [`Presence`](liveview::presence::Presence) across the same nodes, and
+//! [`RedisSessions`] their page sessions (a socket resumes its session on
+//! any node, or after a deploy: `docs/sessions.md`).
 //!
 //! Each node delivers to its own clients at once and publishes the frame's
 //! bytes for the others; each node has one pub/sub connection, subscribed
@@ -50,9 +52,11 @@ mod link;
 mod names;
 mod presence;
 mod publisher;
+mod sessions;
 mod shared;
 mod subscriber;
 
 pub use config::{RedisConfig, RedisLayerError};
 pub use layer::RedisLayer;
 pub use presence::{DEFAULT_TTL, RedisPresence, presence};
+pub use sessions::RedisSessions;

@@ -1,7 +1,8 @@
 //! The names of keys and channels.
 //!
-//! Keys are `{prefix}:g:{group}` (a group's replay stream) and
-//! `{prefix}:n:{node}` (a node's); channels are `{prefix}:{db}:g:{group}`,
+//! Keys are `{prefix}:g:{group}` (a group's replay stream),
+//! `{prefix}:n:{node}` (a node's) and `{prefix}:s:{session}` (a page
+//! session's snapshot); channels are `{prefix}:{db}:g:{group}`,
 //! `{prefix}:{db}:n:{node}` and `{prefix}:{db}:presence`. Redis pub/sub
 //! ignores database numbers, so the number is part of every channel name.
 
@@ -32,6 +33,10 @@ impl Names {
     /// node (a retried publish runs once).
     pub(crate) fn origin_key(&self, node: NodeId) -> String {
         format!("{}o:{node}", self.key)
+    }
+    /// The hash of a page session's snapshot (`secret`, `snapshot`).
+    pub(crate) fn session_key(&self, id: &str) -> String {
+        format!("{}s:{id}", self.key)
     }
     pub(crate) fn presence_channel(&self) -> String {
         format!("{}presence", self.channel)

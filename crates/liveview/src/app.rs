@@ -5,7 +5,7 @@
 //! socket task.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use liveview_protocol::Event;
 
@@ -15,7 +15,7 @@ use crate::handler::{BoxFuture, BoxedHandler};
 use crate::limits::Limits;
 use crate::reply::Reply;
 use crate::services::Services;
-use crate::session::SessionStore;
+use crate::session::{PortableStates, SessionBackend, SessionStore, SnapshotWriter};
 use crate::upload::{UploadConfig, UploadDir, UploadShared};
 
 /// A hook that sees every event before its handler and may refuse it.
@@ -34,6 +34,12 @@ pub(crate) struct App {
     pub(crate) on_resume: Option<ConnectHook>,
     /// The sessions of this process that a socket may resume.
     pub(crate) sessions: SessionStore,
+    /// Where sessions are written to outlive this process, if anywhere.
+    pub(crate) session_backend: Option<Arc<dyn SessionBackend>>,
+    /// The state types that travel with a session's snapshot.
+    pub(crate) portable: PortableStates,
+    /// Writes snapshots in the background (started on first use).
+    pub(crate) snapshot_writer: OnceLock<SnapshotWriter>,
     /// Upload limits, by the function that receives the files.
     pub(crate) uploads: HashMap<Box<str>, UploadConfig>,
     /// The upload budget, directory and timeouts every connection's upload
@@ -52,6 +58,15 @@ impl App {
         let mut names: Vec<&str> = self.handlers.keys().map(|k| &**k).collect();
         names.sort_unstable();
         names
+    }
+
+    /// The background writer of snapshots, when there is a backend.
+    pub(crate) fn snapshots(&self) -> Option<&SnapshotWriter> {
+        let backend = self.session_backend.as_ref()?;
+        Some(
+            self.snapshot_writer
+                .get_or_init(|| SnapshotWriter::spawn(Arc::clone(backend))),
+        )
     }
 
     pub(crate) fn debug(&self) -> bool {

@@ -2,6 +2,7 @@
 //! reach it and others.
 
 use std::any::{Any, TypeId};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -14,6 +15,7 @@ use crate::channels::{Channels, push_frame};
 use crate::layer::SendError;
 use crate::layer::{ConnId, Mailbox};
 use crate::services::Services;
+use crate::session::PortableStates;
 use crate::templates::TemplateError;
 use crate::upload::UploadProgress;
 
@@ -56,6 +58,9 @@ pub(crate) struct Connection {
     state: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
     /// Progress of the connection's open uploads, published by its socket task.
     upload_progress: Mutex<Vec<UploadProgress>>,
+    /// The groups it joined through its `Ctx` (tags included): what a
+    /// session's snapshot carries to another process.
+    groups: Mutex<Vec<Box<str>>>,
 }
 
 impl Connection {
@@ -68,6 +73,39 @@ impl Connection {
             mailbox,
             state: Mutex::new(Vec::new()),
             upload_progress: Mutex::new(Vec::new()),
+            groups: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Its portable state (and whether all of it is) and its groups, for a
+    /// snapshot.
+    pub(crate) fn portable_parts(
+        &self,
+        portable: &PortableStates,
+    ) -> (BTreeMap<String, serde_json::Value>, bool, Vec<String>) {
+        let (states, all) =
+            portable.save(&self.state.lock().unwrap_or_else(PoisonError::into_inner));
+        let groups = self
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|g| g.to_string())
+            .collect();
+        (states, all, groups)
+    }
+
+    /// Puts back the state of a snapshot (before the connection is shared).
+    pub(crate) fn restore_state(&self, slots: Vec<(TypeId, Box<dyn Any + Send>)>) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = slots;
+    }
+
+    /// Remembers a group joined (or left), for snapshots.
+    pub(crate) fn note_group(&self, group: &str, joined: bool) {
+        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        groups.retain(|g| **g != *group);
+        if joined {
+            groups.push(group.into());
         }
     }
 
@@ -233,7 +271,9 @@ impl Ctx {
     /// # Errors
     /// When the channel layer's backend fails.
     pub async fn join(&self, group: &str) -> Result<(), SendError> {
-        self.services.layer.group_add(group, self.conn.id).await
+        self.services.layer.group_add(group, self.conn.id).await?;
+        self.conn.note_group(group, true);
+        Ok(())
     }
 
     /// Tags this connection (`"user:42"`, `"session:9f2c"`); a connection
@@ -246,10 +286,10 @@ impl Ctx {
     /// # Errors
     /// When the channel layer's backend fails.
     pub async fn tag(&self, tag: &str) -> Result<(), SendError> {
-        self.services
-            .layer
-            .group_add(&crate::channels::tag_group(tag), self.conn.id)
-            .await
+        let group = crate::channels::tag_group(tag);
+        self.services.layer.group_add(&group, self.conn.id).await?;
+        self.conn.note_group(&group, true);
+        Ok(())
     }
 
     /// Closes this connection at `at` the way
@@ -267,7 +307,12 @@ impl Ctx {
     /// # Errors
     /// When the channel layer's backend fails.
     pub async fn leave(&self, group: &str) -> Result<(), SendError> {
-        self.services.layer.group_discard(group, self.conn.id).await
+        self.services
+            .layer
+            .group_discard(group, self.conn.id)
+            .await?;
+        self.conn.note_group(group, false);
+        Ok(())
     }
 
     /// A handle to send to connections and groups from anywhere.
@@ -303,7 +348,11 @@ impl Ctx {
     }
 
     /// Runs `f` on this connection's state of type `T`, created with
-    /// `T::default()` on first use. State lives as long as the connection.
+    /// `T::default()` on first use. State lives as long as the page's
+    /// session: across a lost socket that its client resumes (protocol
+    /// version 2), and to other processes for the types registered with
+    /// [`session_state`](crate::LiveViewBuilder::session_state) when the
+    /// app has a [session backend](crate::LiveViewBuilder::session_backend).
     ///
     /// The state is locked while `f` runs: keep `f` short and do not call
     /// `with_state` for the same connection from inside it.

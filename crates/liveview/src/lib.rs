@@ -101,7 +101,7 @@ mod reply;
 pub mod rooms;
 mod server;
 mod services;
-mod session;
+pub mod session;
 mod socket;
 pub mod templates;
 pub mod upload;

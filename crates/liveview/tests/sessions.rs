@@ -53,11 +53,21 @@ async fn a_cut_socket_resumes_with_its_state_groups_and_missed_pushes() {
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
     page.cut();
     until("parked", || server.lv.parked_sessions() == 1).await;
-    assert_eq!(server.lv.connection_count(), 0, "a parked session holds no slot");
+    assert_eq!(
+        server.lv.connection_count(),
+        0,
+        "a parked session holds no slot"
+    );
     // Pushed while the page has no socket: to its group, to everyone.
     let channels = server.lv.channels();
-    channels.group_send("news", Patch::append("#log", "<li>a</li>")).await.unwrap();
-    channels.broadcast(Patch::append("#log", "<li>b</li>")).await.unwrap();
+    channels
+        .group_send("news", Patch::append("#log", "<li>a</li>"))
+        .await
+        .unwrap();
+    channels
+        .broadcast(Patch::append("#log", "<li>b</li>"))
+        .await
+        .unwrap();
     let info = page.resume().await;
     assert!(info.resumed, "{info:?}");
     assert_eq!(info.received, 1);
@@ -66,7 +76,10 @@ async fn a_cut_socket_resumes_with_its_state_groups_and_missed_pushes() {
     // Same state, same groups.
     page.event("incr", json!({})).await;
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("2"));
-    channels.group_send("news", Patch::append("#log", "<li>c</li>")).await.unwrap();
+    channels
+        .group_send("news", Patch::append("#log", "<li>c</li>"))
+        .await
+        .unwrap();
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("<li>c</li>"));
     page.raw().expect_silence(Duration::from_millis(200)).await;
     assert_eq!(server.lv.parked_sessions(), 0);
@@ -81,7 +94,10 @@ async fn frames_lost_in_flight_on_the_old_socket_are_replayed_once() {
     let mut page = server.session_client("r2").await;
     let channels = server.lv.channels();
     for n in 0..3 {
-        channels.group_send("news", Patch::html("#x", n.to_string())).await.unwrap();
+        channels
+            .group_send("news", Patch::html("#x", n.to_string()))
+            .await
+            .unwrap();
     }
     page.cut();
     let info = page.resume().await;
@@ -114,9 +130,15 @@ async fn an_event_in_flight_when_the_socket_dies_runs_once_and_is_answered_once(
     page.event("incr", json!({})).await;
     let info = page.resume().await;
     assert!(info.resumed);
-    assert_eq!(info.received, r, "the slow event was received; incr was not");
+    assert_eq!(
+        info.received, r,
+        "the slow event was received; incr was not"
+    );
     let answer = page.recv().await;
-    assert_eq!((answer.reference, answer.patch.html.as_deref()), (Some(r), Some("done")));
+    assert_eq!(
+        (answer.reference, answer.patch.html.as_deref()),
+        (Some(r), Some("done"))
+    );
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
     page.raw().expect_silence(Duration::from_millis(400)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -156,7 +178,10 @@ async fn on_resume_runs_instead_of_on_connect() {
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("hello"));
     page.cut();
     assert!(page.resume().await.resumed);
-    assert_eq!(page.recv().await.patch.html.as_deref(), Some("welcome back"));
+    assert_eq!(
+        page.recv().await.patch.html.as_deref(),
+        Some("welcome back")
+    );
     assert_eq!(connects.load(Ordering::SeqCst), 1);
 }
 
@@ -166,10 +191,15 @@ async fn a_token_resumes_once_and_only_in_its_room() {
     let mut page = server.session_client("room-a").await;
     let first = page.token.clone();
     // Presented on another room's socket: refused there, and kept.
-    let mut other = Client::connect(&format!("ws://{}/ws/liveview/room-b/?v=2&resume=1", server.addr), None)
-        .await
-        .unwrap();
-    other.send_text(json!({"resume": {"token": first, "seen": 0}}).to_string()).await;
+    let mut other = Client::connect(
+        &format!("ws://{}/ws/liveview/room-b/?v=2&resume=1", server.addr),
+        None,
+    )
+    .await
+    .unwrap();
+    other
+        .send_text(json!({"resume": {"token": first, "seen": 0}}).to_string())
+        .await;
     let refused = other.recv().await.session.unwrap();
     assert!(!refused.resumed);
     assert_eq!(refused.refused, Some(ResumeRefusal::OtherRoom));
@@ -178,11 +208,18 @@ async fn a_token_resumes_once_and_only_in_its_room() {
     assert!(page.resume().await.resumed);
     assert_ne!(page.token, first, "every resume issues a new token");
     // The old token is spent.
-    let mut late = Client::connect(&format!("ws://{}/ws/liveview/room-a/?v=2&resume=1", server.addr), None)
-        .await
-        .unwrap();
-    late.send_text(json!({"resume": {"token": first, "seen": 0}}).to_string()).await;
-    assert_eq!(late.recv().await.session.unwrap().refused, Some(ResumeRefusal::Unknown));
+    let mut late = Client::connect(
+        &format!("ws://{}/ws/liveview/room-a/?v=2&resume=1", server.addr),
+        None,
+    )
+    .await
+    .unwrap();
+    late.send_text(json!({"resume": {"token": first, "seen": 0}}).to_string())
+        .await;
+    assert_eq!(
+        late.recv().await.session.unwrap().refused,
+        Some(ResumeRefusal::Unknown)
+    );
 }
 
 #[tokio::test]
@@ -215,7 +252,10 @@ async fn a_session_not_resumed_within_its_window_ends() {
     until("window closed", || server.lv.parked_sessions() == 0).await;
     assert_eq!(server.lv.resumable_sessions(), 0);
     let info = page.resume().await;
-    assert_eq!((info.resumed, info.refused), (false, Some(ResumeRefusal::Unknown)));
+    assert_eq!(
+        (info.resumed, info.refused),
+        (false, Some(ResumeRefusal::Unknown))
+    );
     // The fresh session works, from a count of zero.
     page.event("incr", json!({})).await;
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
@@ -230,7 +270,10 @@ async fn a_parked_session_past_its_replay_bound_ends_instead_of_growing() {
     until("parked", || server.lv.parked_sessions() == 1).await;
     let channels = server.lv.channels();
     for n in 0..5 {
-        channels.group_send("news", Patch::html("#x", n.to_string())).await.unwrap();
+        channels
+            .group_send("news", Patch::html("#x", n.to_string()))
+            .await
+            .unwrap();
     }
     until("session ended", || server.lv.resumable_sessions() == 0).await;
     assert_eq!(server.lv.parked_sessions(), 0);
@@ -245,11 +288,17 @@ async fn a_client_that_saw_less_than_the_replay_keeps_is_refused() {
     let mut page = server.session_client("r9").await;
     let channels = server.lv.channels();
     for n in 0..4 {
-        channels.group_send("news", Patch::html("#x", n.to_string())).await.unwrap();
+        channels
+            .group_send("news", Patch::html("#x", n.to_string()))
+            .await
+            .unwrap();
     }
     page.recv().await; // saw 1 of 4; the server keeps only the last 2
     let info = page.resume().await;
-    assert_eq!((info.resumed, info.refused), (false, Some(ResumeRefusal::ReplayLost)));
+    assert_eq!(
+        (info.resumed, info.refused),
+        (false, Some(ResumeRefusal::ReplayLost))
+    );
 }
 
 #[tokio::test]
@@ -257,11 +306,15 @@ async fn a_resuming_socket_must_ask_first() {
     let server = TestServer::start(builder()).await;
     let url = format!("ws://{}/ws/liveview/r10/?v=2&resume=1", server.addr);
     let mut socket = Client::connect(&url, None).await.unwrap();
-    socket.send_text(json!({"function": "incr", "ref": 1}).to_string()).await;
+    socket
+        .send_text(json!({"function": "incr", "ref": 1}).to_string())
+        .await;
     let info = socket.recv().await.session.unwrap();
     assert_eq!(info.refused, Some(ResumeRefusal::BadRequest));
     // A resume request later on is not one.
-    socket.send_text(json!({"resume": {"token": info.token, "seen": 0}}).to_string()).await;
+    socket
+        .send_text(json!({"resume": {"token": info.token, "seen": 0}}).to_string())
+        .await;
     let error = socket.recv().await;
     assert_eq!(error.code, Some(liveview::protocol::ErrorCode::BadEvent));
     assert!(error.error.unwrap().contains("first frame"));

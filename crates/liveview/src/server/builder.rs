@@ -13,7 +13,6 @@ use super::lifecycle::Lifecycle;
 use super::origin::{OriginPolicy, origin_authority};
 use super::{LiveView, Server};
 use crate::app::{App, BeforeHook, ConnectHook};
-use crate::session::SessionStore;
 use crate::ctx::Ctx;
 use crate::error::{BuildError, Error};
 use crate::handler::{BoxedHandler, Handler, Registration};
@@ -22,6 +21,7 @@ use crate::limits::Limits;
 use crate::reply::IntoReply;
 use crate::rooms::RoomConfig;
 use crate::services::{Services, StateMap};
+use crate::session::{PortableStates, SessionBackend, SessionStore};
 use crate::templates::{EnvSetup, Templates};
 use crate::upload::{UploadBudget, UploadConfig, UploadDir, UploadShared, default_parent};
 
@@ -41,6 +41,8 @@ pub struct LiveViewBuilder {
     upload_dir: Option<PathBuf>,
     on_connect: Option<ConnectHook>,
     on_resume: Option<ConnectHook>,
+    session_backend: Option<Arc<dyn SessionBackend>>,
+    portable: PortableStates,
     rooms: RoomConfig,
     guard: Option<ConnectGuard>,
     guard_timeout: Option<std::time::Duration>,
@@ -63,6 +65,8 @@ impl Default for LiveViewBuilder {
             upload_dir: None,
             on_connect: None,
             on_resume: None,
+            session_backend: None,
+            portable: PortableStates::default(),
             rooms: RoomConfig::default(),
             guard: None,
             guard_timeout: None,
@@ -267,6 +271,45 @@ impl LiveViewBuilder {
             let fut = hook(ctx);
             Box::pin(async move { fut.await.into_reply() })
         }));
+        self
+    }
+
+    /// Stores page sessions in `backend` so that they outlive this process:
+    /// a socket may resume its session on another node, or on the process
+    /// that replaced this one after a deploy. Sessions are written when
+    /// their socket is lost, when the server shuts down, and after each
+    /// event that changed their [portable state](Self::session_state)
+    /// (batched: see `docs/sessions.md` for what a process that dies
+    /// without warning loses). With Redis: `liveview_redis::RedisSessions`.
+    #[must_use]
+    pub fn session_backend(mut self, backend: impl SessionBackend) -> Self {
+        self.session_backend = Some(Arc::new(backend));
+        self
+    }
+
+    /// Registers the per-connection state type `T` (what
+    /// [`Ctx::with_state`](crate::Ctx::with_state) holds) as portable,
+    /// under `name`: its value is written into the session's snapshots and
+    /// read back by the process that resumes the session. Keep `name`
+    /// stable across deploys. A session that holds state of a type not
+    /// registered can be resumed only by its own process (elsewhere its
+    /// client starts afresh: `not_portable`).
+    ///
+    /// ```
+    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// struct ChatName(String);
+    ///
+    /// let lv = liveview::LiveView::builder()
+    ///     .session_state::<ChatName>("chat_name")
+    ///     .build()?;
+    /// # Ok::<(), liveview::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn session_state<T>(mut self, name: &str) -> Self
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.portable.register::<T>(name);
         self
     }
 
@@ -491,6 +534,9 @@ impl LiveViewBuilder {
             on_connect: self.on_connect,
             on_resume: self.on_resume,
             sessions: SessionStore::default(),
+            session_backend: self.session_backend,
+            portable: self.portable,
+            snapshot_writer: std::sync::OnceLock::new(),
             uploads: self.uploads,
             upload_shared,
             _upload_dir: upload_dir,

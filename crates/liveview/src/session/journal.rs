@@ -43,6 +43,29 @@ impl Journal {
         }
     }
 
+    /// A journal that goes on from a snapshot: `written` frames so far, the
+    /// last of them `frames`.
+    pub(crate) fn restored(
+        max_frames: usize,
+        max_bytes: usize,
+        written: u64,
+        frames: Vec<String>,
+    ) -> Self {
+        let mut journal = Journal::new(max_frames, max_bytes);
+        journal.written = written.saturating_sub(frames.len() as u64);
+        for frame in frames {
+            // Not parked: a frame past the bound is dropped, never an error.
+            let _ = journal.record(&Utf8Bytes::from(frame));
+        }
+        journal.written = written;
+        journal
+    }
+
+    /// The frames kept, oldest first.
+    pub(crate) fn frames(&self) -> impl Iterator<Item = &Utf8Bytes> {
+        self.frames.iter()
+    }
+
     /// Numbers and keeps a frame written (or to be written) to the client.
     ///
     /// # Errors
@@ -133,7 +156,11 @@ mod tests {
         assert_eq!(texts(journal.since(0).unwrap()), ["a", "b", "c"]);
         assert_eq!(texts(journal.since(2).unwrap()), ["c"]);
         assert!(journal.since(3).unwrap().next().is_none());
-        assert_eq!(journal.since(4).err(), Some(ReplayLost), "more than written");
+        assert_eq!(
+            journal.since(4).err(),
+            Some(ReplayLost),
+            "more than written"
+        );
     }
 
     #[test]
@@ -166,6 +193,16 @@ mod tests {
         let mut big = Journal::new(10, 4);
         big.park();
         assert_eq!(big.record(&frame("12345")), Err(ReplayLost));
+    }
+
+    #[test]
+    fn a_restored_journal_numbers_on() {
+        let journal = Journal::restored(10, 1024, 7, vec!["f".into(), "g".into()]);
+        assert_eq!(journal.written(), 7);
+        assert_eq!(texts(journal.since(5).unwrap()), ["f", "g"]);
+        assert!(journal.since(4).is_err());
+        let empty = Journal::restored(10, 1024, 3, Vec::new());
+        assert!(empty.since(3).unwrap().next().is_none());
     }
 
     #[test]

@@ -12,14 +12,47 @@
 //! - `journal`: the numbered frames and the replay;
 //! - `store`: the tokens of this process's sessions;
 //! - `handoff`: what a resuming socket hands to its session's task;
-//! - `token`: new tokens.
+//! - `token`: new tokens;
+//! - `backend`, `portable`, `writer`: snapshots of sessions in a store
+//!   shared by processes ([`SessionBackend`]), so that a session outlives
+//!   its process too: which state types travel, and the task that writes
+//!   them.
+//!
+//! The public part is the backend's interface: [`SessionBackend`] and
+//! [`Snapshot`]; `liveview_redis::RedisSessions` implements it.
+//!
+//! ```
+//! use liveview::{Ctx, LiveView, Patch};
+//!
+//! #[derive(Default, serde::Serialize, serde::Deserialize)]
+//! struct Clicks(u32);
+//!
+//! async fn click(ctx: Ctx) -> Patch {
+//!     let n = ctx.with_state(|c: &mut Clicks| { c.0 += 1; c.0 });
+//!     Patch::html("#clicks", n.to_string())
+//! }
+//!
+//! let lv = LiveView::builder()
+//!     .handler("click", click)
+//!     // With a backend (`.session_backend(..)`), `Clicks` travels with the
+//!     // session to another process.
+//!     .session_state::<Clicks>("clicks")
+//!     .build()?;
+//! # Ok::<(), liveview::BuildError>(())
+//! ```
 
+mod backend;
 mod handoff;
 mod journal;
+mod portable;
 mod store;
 mod token;
+mod writer;
 
+pub use backend::{SessionBackend, SessionBackendError, Snapshot};
 pub(crate) use handoff::{Guard, Refused, Resumption};
 pub(crate) use journal::Journal;
+pub(crate) use portable::PortableStates;
 pub(crate) use store::SessionStore;
-pub(crate) use token::new_token;
+pub(crate) use token::{new_secret, new_token, split_token};
+pub(crate) use writer::{SnapshotWriter, Write};

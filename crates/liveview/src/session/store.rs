@@ -106,9 +106,15 @@ mod tests {
         let store = SessionStore::default();
         let (tx, _rx) = oneshot::channel();
         store.register("t", "room-a", tx);
-        assert_eq!(store.take("t", "room-b").err(), Some(ResumeRefusal::OtherRoom));
+        assert_eq!(
+            store.take("t", "room-b").err(),
+            Some(ResumeRefusal::OtherRoom)
+        );
         assert!(store.take("t", "room-a").is_ok());
-        assert_eq!(store.take("t", "room-a").err(), Some(ResumeRefusal::Unknown));
+        assert_eq!(
+            store.take("t", "room-a").err(),
+            Some(ResumeRefusal::Unknown)
+        );
         assert_eq!(store.len(), 0);
     }
 

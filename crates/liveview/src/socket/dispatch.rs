@@ -215,8 +215,12 @@ impl Session {
             return Ok(());
         };
         self.feed_queued(outbox).await?;
-        self.answer(&done.function, done.reference, completion)
-            .await
+        let answered = self
+            .answer(&done.function, done.reference, completion)
+            .await;
+        // Written, or journaled for the socket that resumes the session.
+        self.write_through();
+        answered
     }
 
     /// Runs an app's connect or resume hook and pushes what it returns.

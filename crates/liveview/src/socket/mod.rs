@@ -15,10 +15,13 @@
 //! - `io`: writes with timeouts (and the journal of a page session's
 //!   frames), close codes, read errors;
 //! - `resume`: page sessions (version 2): the session frame, parking a
-//!   session whose socket was lost, a new socket taking it over.
+//!   session whose socket was lost, a new socket taking it over;
+//! - `portable`: a page session in the session backend (snapshots, and a
+//!   session started again from one).
 
 mod dispatch;
 mod io;
+mod portable;
 mod refusal;
 mod resume;
 
@@ -34,6 +37,7 @@ use tokio::time::{Instant, Sleep};
 
 use self::dispatch::InFlight;
 use self::io::{End, Step, Writer, close, overflowed, read_error};
+use self::portable::Restored;
 use self::resume::{HandOver, Page, PageEvent};
 use crate::app::App;
 use crate::ctx::{Connection, Ctx};
@@ -72,25 +76,37 @@ pub(crate) async fn run<G: Send + 'static>(
     guard: G,
 ) {
     let guard: Guard = Box::new(guard);
-    let (socket, guard, refused) = if accepted.dialect.has_sessions() && accepted.resume {
+    let (socket, guard, beginning) = if accepted.dialect.has_sessions() && accepted.resume {
         match resume::hand_over(socket, guard, &app, &accepted.room).await {
             HandOver::Done => return,
-            HandOver::Fresh(socket, guard, refusal) => (socket, guard, Some(refusal)),
+            HandOver::Fresh(socket, guard, refusal) => {
+                (socket, guard, Beginning::Fresh(Some(refusal)))
+            }
+            HandOver::Restore(socket, guard, restored) => {
+                (socket, guard, Beginning::Restored(Box::new(restored)))
+            }
         }
     } else {
-        (socket, guard, None)
+        (socket, guard, Beginning::Fresh(None))
     };
-    start(socket, app, accepted, guard, refused).await;
+    start(socket, app, accepted, guard, beginning).await;
 }
 
-/// Runs a fresh session on `socket` until it ends; `refused` says why the
-/// session its client asked for was not resumed.
+/// How a connection's session begins.
+enum Beginning {
+    /// A new session; with why the one its client asked for was not resumed.
+    Fresh(Option<liveview_protocol::ResumeRefusal>),
+    /// The session of a snapshot another process wrote.
+    Restored(Box<Restored>),
+}
+
+/// Runs a session on `socket` until it ends.
 async fn start(
     socket: WebSocket,
     app: Arc<App>,
     accepted: Accepted,
     guard: Guard,
-    refused: Option<liveview_protocol::ResumeRefusal>,
+    beginning: Beginning,
 ) {
     let Accepted {
         room,
@@ -114,14 +130,42 @@ async fn start(
         }
     }
     tracing::debug!(%id, room = &*room, ?dialect, "liveview: connected");
-    let page = dialect.has_sessions().then(|| Page::start(&app, &room));
-    let journal = page
-        .is_some()
-        .then(|| Box::new(Journal::new(app.limits.replay_frames, app.limits.replay_bytes)));
-    let ctx = Ctx::new(
-        Arc::new(Connection::new(id, room, request, mailbox).with_room_claims(room_claims)),
-        Arc::clone(&app.services),
-    );
+    let connection = Connection::new(id, room, request, mailbox).with_room_claims(room_claims);
+    let limits = &app.limits;
+    let (page, journal) = match (&beginning, dialect.has_sessions()) {
+        (_, false) => (None, None),
+        (Beginning::Fresh(_), true) => (
+            Some(Page::start(&app, &connection.room, None)),
+            Some(Journal::new(limits.replay_frames, limits.replay_bytes)),
+        ),
+        (Beginning::Restored(restored), true) => {
+            let snapshot = &restored.snapshot;
+            connection.restore_state(app.portable.load(snapshot.states.clone()));
+            for group in &snapshot.groups {
+                match layer.group_add(group, id).await {
+                    Ok(()) => connection.note_group(group, true),
+                    Err(err) => tracing::warn!(%id, group, %err, "liveview: could not join group"),
+                }
+            }
+            // A write-through snapshot has no frames: numbering goes on
+            // from what the client saw.
+            let written = snapshot.written.max(restored.seen);
+            let journal = Journal::restored(
+                limits.replay_frames,
+                limits.replay_bytes,
+                written,
+                snapshot.frames.clone(),
+            );
+            let page = Page::start(
+                &app,
+                &connection.room,
+                Some((&restored.id, snapshot.highest_ref)),
+            );
+            (Some(page), Some(journal))
+        }
+    };
+    let journal = journal.map(Box::new);
+    let ctx = Ctx::new(Arc::new(connection), Arc::clone(&app.services));
     let limiter = app
         .limits
         .events_per_second
@@ -145,16 +189,21 @@ async fn start(
         guard: Some(guard),
     };
     session.deadline = deadline.map(Instant::from_std);
-    let mut connected = session.greet(false, refused).await;
-    if connected.is_ok() {
-        if let Some(hook) = app.on_connect.clone() {
-            connected = Box::pin(session.run_hook("on_connect", &hook)).await;
+    let connected = match beginning {
+        Beginning::Fresh(refused) => Box::pin(session.begin(refused)).await,
+        Beginning::Restored(restored) => {
+            tracing::debug!(%id, seen = restored.seen, "liveview: session resumed from a snapshot");
+            Box::pin(session.resumed(restored.seen)).await
         }
-    }
+    };
     let end = match connected {
         Ok(()) => session.serve(outbox, shutdown).await,
         Err(end) => end,
     };
+    if matches!(end, End::Close(close::RESTART, _)) {
+        // For the process that replaces this one.
+        Box::pin(session.save_for_shutdown()).await;
+    }
     match end {
         End::Close(code, reason) => Box::pin(session.writer.close(code, reason)).await,
         End::SessionEnded(redirect) => {
@@ -163,6 +212,7 @@ async fn start(
         }
         End::Gone | End::Lost => {}
     }
+    session.forget_snapshot();
     if let Some(page) = &mut session.page {
         page.end(&app);
     }
@@ -307,6 +357,10 @@ impl Session {
     ) -> Step {
         self.feed_pushed(text).await?;
         self.feed_queued(outbox).await?;
+        if !self.writer.is_attached() {
+            // Parked: the backend's copy gets what its client will miss.
+            self.save_parked();
+        }
         self.writer.flush().await
     }
 
@@ -370,6 +424,7 @@ impl Session {
         {
             self.writer.send(Message::Ping(bytes::Bytes::new())).await?;
         }
+        self.touch_snapshot();
         Ok(())
     }
 

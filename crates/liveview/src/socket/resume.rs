@@ -20,8 +20,9 @@ use tokio::time::{Instant, Sleep};
 
 use super::Session;
 use super::io::{End, Step};
+use super::portable::{Restored, take_from_backend};
 use crate::app::App;
-use crate::session::{Guard, Refused, Resumption, new_token};
+use crate::session::{Guard, Refused, Resumption, new_secret, new_token, split_token};
 
 /// How long a socket opened to resume may take to send its resume request.
 const RESUME_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,6 +38,11 @@ pub(super) struct Page {
     /// The highest event `ref` received: an event at or below it was
     /// received before (it is re-sent after a resume) and is not run again.
     pub(super) highest_ref: u64,
+    /// A digest of the last snapshot sent to the backend (`None`: none).
+    pub(super) saved: Option<u64>,
+    /// The backend holds this session for another process: do not delete
+    /// it when the session ends here (the server shut down).
+    kept: bool,
 }
 
 /// How a socket opened to resume a session ended up.
@@ -45,6 +51,8 @@ pub(super) enum HandOver {
     Done,
     /// Start a fresh session on it (the session could not be resumed).
     Fresh(WebSocket, Guard, ResumeRefusal),
+    /// Start the session of a snapshot on it (it lived on another process).
+    Restore(WebSocket, Guard, Restored),
 }
 
 /// Reads a resume request from a new socket and hands the socket to the
@@ -69,6 +77,16 @@ pub(super) async fn hand_over(
     };
     let handoff = match app.sessions.take(&resume.token, room) {
         Ok(handoff) => handoff,
+        Err(ResumeRefusal::Unknown) => {
+            // Not one of this process's: maybe the backend has it.
+            return match take_from_backend(app, &resume.token, room, resume.seen).await {
+                Ok(restored) => HandOver::Restore(socket, guard, restored),
+                Err(refusal) => {
+                    tracing::debug!(%refusal, "liveview: session not resumed");
+                    HandOver::Fresh(socket, guard, refusal)
+                }
+            };
+        }
         Err(refusal) => {
             tracing::debug!(%refusal, "liveview: session not resumed");
             return HandOver::Fresh(socket, guard, refusal);
@@ -98,22 +116,50 @@ pub(super) async fn hand_over(
 }
 
 impl Page {
-    /// A fresh session of `room`, resumable from now on.
-    pub(super) fn start(app: &App, room: &str) -> Box<Page> {
+    /// A session of `room`, resumable from now on: a fresh one, or the
+    /// session `id` (from a snapshot) with events up to `highest_ref`
+    /// received.
+    pub(super) fn start(app: &App, room: &str, restored: Option<(&str, u64)>) -> Box<Page> {
+        let (token, highest_ref) = match restored {
+            Some((id, highest_ref)) => (id.into(), highest_ref),
+            None => ("".into(), 0),
+        };
         let mut page = Box::new(Page {
-            token: "".into(),
+            token,
             handoff: None,
             parked_until: None,
-            highest_ref: 0,
+            highest_ref,
+            saved: None,
+            kept: false,
         });
         page.renew(app, room);
         page
     }
 
+    pub(super) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The backend keeps the session for the process after this one.
+    pub(super) fn keep_snapshot(&mut self) {
+        self.kept = true;
+    }
+
+    pub(super) fn snapshot_kept(&self) -> bool {
+        self.kept
+    }
+
     /// A new token (the last one was spent, or the session just started).
     fn renew(&mut self, app: &App, room: &str) {
         let (handoff, arrivals) = oneshot::channel();
-        self.token = new_token();
+        self.token = match split_token(&self.token) {
+            Some((id, _)) => new_secret(id),
+            // A restored session's id alone, or none yet.
+            None if self.token.len() == 32 => new_secret(&self.token),
+            None => new_token(),
+        };
+        // The backend's copy holds the old secret: written again below.
+        self.saved = None;
         self.handoff = Some(arrivals);
         app.sessions.register(&self.token, room, handoff);
     }
@@ -164,6 +210,16 @@ pub(super) async fn next_event(page: &mut Option<Box<Page>>) -> PageEvent {
 }
 
 impl Session {
+    /// Starts a fresh session: the session frame (version 2), then the
+    /// app's connect hook.
+    pub(super) async fn begin(&mut self, refused: Option<ResumeRefusal>) -> Step {
+        self.greet(false, refused).await?;
+        match self.app.on_connect.clone() {
+            Some(hook) => Box::pin(self.run_hook("on_connect", &hook)).await,
+            None => Ok(()),
+        }
+    }
+
     /// Writes the session frame that opens a version-2 socket.
     pub(super) async fn greet(&mut self, resumed: bool, refused: Option<ResumeRefusal>) -> Step {
         let Some(page) = &self.page else {
@@ -200,6 +256,7 @@ impl Session {
         // The connection slot is for sockets; a parked session has none.
         self.guard = None;
         page.parked_until = Some(Box::pin(tokio::time::sleep(limits.resume_window)));
+        self.save_parked();
         let written = self.writer.journal().map_or(0, |journal| journal.written());
         tracing::debug!(id = %self.ctx.id(), written, "liveview: socket lost, session parked");
         true
@@ -245,9 +302,17 @@ impl Session {
         self.last_seen = Instant::now();
         drop(refused);
         tracing::debug!(id = %self.ctx.id(), seen, "liveview: session resumed");
+        self.resumed(seen).await
+    }
+
+    /// Goes on with a resumed session on its new socket: the session frame,
+    /// the frames its client has not seen, the app's resume hook.
+    pub(super) async fn resumed(&mut self, seen: u64) -> Step {
         self.greet(true, None).await?;
         self.replay(seen).await?;
-        match app.on_resume.clone() {
+        // The backend learns the new secret.
+        self.write_through();
+        match self.app.on_resume.clone() {
             Some(hook) => Box::pin(self.run_hook("on_resume", &hook)).await,
             None => Ok(()),
         }

@@ -1,0 +1,165 @@
+//! Page sessions in Redis: a socket may resume its session on any node of
+//! the layer, or on the process that replaced its own after a deploy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use liveview::session::{SessionBackend, SessionBackendError, Snapshot};
+use redis::aio::ConnectionManager;
+use tokio::time::timeout;
+
+use crate::layer::RedisLayer;
+use crate::shared::Shared;
+
+/// Returns the snapshot and deletes the key when the secret matches.
+const TAKE_SCRIPT: &str = r"
+if redis.call('HGET', KEYS[1], 'secret') == ARGV[1] then
+  local snapshot = redis.call('HGET', KEYS[1], 'snapshot')
+  redis.call('DEL', KEYS[1])
+  return snapshot
+end
+return false
+";
+
+/// Stores secret and snapshot with a TTL, unless the key holds another
+/// secret (the session was resumed elsewhere since: that copy wins).
+const SAVE_SCRIPT: &str = r"
+local held = redis.call('HGET', KEYS[1], 'secret')
+if held and held ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'snapshot', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Deletes the key when the secret matches.
+const REMOVE_SCRIPT: &str = r"
+if redis.call('HGET', KEYS[1], 'secret') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// The [`SessionBackend`] of a [`RedisLayer`]'s nodes: each page session is
+/// a hash `{prefix}:s:{id}` (its secret and its snapshot as JSON) that
+/// expires with the resume window. A save never overwrites the copy of a
+/// process that resumed the session since (it holds another secret).
+///
+/// ```no_run
+/// use liveview::LiveView;
+/// use liveview_redis::{RedisLayer, RedisSessions};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// struct Clicks(u32);
+///
+/// let layer = RedisLayer::connect("redis://127.0.0.1:6379").await?;
+/// let lv = LiveView::builder()
+///     .session_backend(RedisSessions::new(&layer))
+///     .session_state::<Clicks>("clicks")
+///     .layer(layer)
+///     .build()?;
+/// # let _ = lv;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisSessions {
+    shared: Arc<Shared>,
+    save: Arc<redis::Script>,
+    take: Arc<redis::Script>,
+    remove: Arc<redis::Script>,
+}
+
+impl std::fmt::Debug for RedisSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessions")
+            .field("prefix", &self.shared.names.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisSessions {
+    /// Sessions stored in the Redis of `layer`, under its prefix.
+    pub fn new(layer: &RedisLayer) -> Self {
+        RedisSessions {
+            shared: Arc::clone(layer.shared()),
+            save: Arc::new(redis::Script::new(SAVE_SCRIPT)),
+            take: Arc::new(redis::Script::new(TAKE_SCRIPT)),
+            remove: Arc::new(redis::Script::new(REMOVE_SCRIPT)),
+        }
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        self.shared.manager.clone()
+    }
+
+    async fn timed<T>(
+        &self,
+        what: &str,
+        op: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, SessionBackendError> {
+        match timeout(self.shared.config_op_timeout(), op).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(SessionBackendError::new(format!("{what}: {err}"))),
+            Err(_) => Err(SessionBackendError::new(format!("{what}: timed out"))),
+        }
+    }
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[async_trait::async_trait]
+impl SessionBackend for RedisSessions {
+    async fn save(
+        &self,
+        id: &str,
+        secret: &str,
+        snapshot: &Snapshot,
+        ttl: Duration,
+    ) -> Result<(), SessionBackendError> {
+        let json = serde_json::to_string(snapshot)
+            .map_err(|err| SessionBackendError::new(format!("encode: {err}")))?;
+        let key = self.shared.names.session_key(id);
+        let mut conn = self.connection();
+        let mut invocation = self.save.key(&key);
+        invocation.arg(secret).arg(json).arg(millis(ttl));
+        self.timed("save", invocation.invoke_async::<()>(&mut conn))
+            .await
+    }
+
+    async fn take(&self, id: &str, secret: &str) -> Result<Option<Snapshot>, SessionBackendError> {
+        let key = self.shared.names.session_key(id);
+        let mut conn = self.connection();
+        let mut invocation = self.take.key(&key);
+        invocation.arg(secret);
+        let json: Option<String> = self
+            .timed("take", invocation.invoke_async(&mut conn))
+            .await?;
+        match json {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|err| SessionBackendError::new(format!("decode: {err}"))),
+        }
+    }
+
+    async fn touch(&self, id: &str, ttl: Duration) -> Result<(), SessionBackendError> {
+        let key = self.shared.names.session_key(id);
+        let mut conn = self.connection();
+        let mut cmd = redis::cmd("PEXPIRE");
+        cmd.arg(&key).arg(millis(ttl));
+        self.timed("touch", cmd.query_async::<()>(&mut conn)).await
+    }
+
+    async fn remove(&self, id: &str, secret: &str) -> Result<(), SessionBackendError> {
+        let key = self.shared.names.session_key(id);
+        let mut conn = self.connection();
+        let mut invocation = self.remove.key(&key);
+        invocation.arg(secret);
+        self.timed("remove", invocation.invoke_async::<()>(&mut conn))
+            .await
+    }
+}

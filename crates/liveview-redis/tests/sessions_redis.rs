@@ -1,0 +1,157 @@
+//! Page sessions across processes, on a real redis-server: a server that
+//! shuts down (a deploy) leaves its sessions for the next; a node that
+//! stops answering leaves the state of its last answered event; a session
+//! is resumed once, by one node.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::Duration;
+
+use liveview::protocol::ResumeRefusal;
+use liveview::{Ctx, LiveView, LiveViewBuilder, Patch};
+use liveview_e2e::redis::RedisServer;
+use liveview_e2e::ws::{PATIENCE, TestServer};
+use liveview_redis::{RedisLayer, RedisSessions};
+use serde_json::json;
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Count(u32);
+
+/// State that cannot travel (not registered as portable).
+#[derive(Default)]
+struct Local;
+
+async fn incr(ctx: Ctx) -> Patch {
+    let n = ctx.with_state(|c: &mut Count| {
+        c.0 += 1;
+        c.0
+    });
+    Patch::html("#n", n.to_string())
+}
+
+async fn local(ctx: Ctx) -> Patch {
+    ctx.with_state(|_: &mut Local| ());
+    Patch::html("#local", "yes")
+}
+
+async fn node(redis: &RedisServer) -> TestServer {
+    let layer = RedisLayer::connect(redis.url()).await.unwrap();
+    let builder: LiveViewBuilder = LiveView::builder()
+        .auto_register(false)
+        .debug(false)
+        .handler("incr", incr)
+        .handler("local", local)
+        .session_state::<Count>("count")
+        .session_backend(RedisSessions::new(&layer))
+        .on_connect(|ctx: Ctx| async move {
+            ctx.join("news").await?;
+            Ok::<_, liveview::Error>(())
+        })
+        .layer(layer);
+    TestServer::start(builder).await
+}
+
+#[tokio::test]
+async fn a_deploy_hands_its_sessions_to_the_next_process() {
+    let redis = RedisServer::start();
+    let old = node(&redis).await;
+    let new = node(&redis).await;
+    let mut page = old.session_client("r1").await;
+    for n in 1..=2 {
+        page.event("incr", json!({})).await;
+        assert_eq!(page.recv().await.patch.html, Some(n.to_string()));
+    }
+    // SIGTERM: the old process stores its sessions and closes with 1012.
+    old.lv.shutdown();
+    assert_eq!(page.raw().recv_close().await, 1012);
+    let info = page.resume_at(new.addr).await;
+    assert!(info.resumed, "{info:?}");
+    assert_eq!(info.received, 2);
+    page.event("incr", json!({})).await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("3"));
+    // Its groups came along.
+    new.lv
+        .channels()
+        .group_send("news", Patch::html("#news", "hi"))
+        .await
+        .unwrap();
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("hi"));
+    page.raw().expect_silence(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_lost_socket_resumes_on_another_node_with_what_it_missed() {
+    let redis = RedisServer::start();
+    let a = node(&redis).await;
+    let b = node(&redis).await;
+    let mut page = a.session_client("r2").await;
+    page.event("incr", json!({})).await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
+    page.cut();
+    liveview_e2e::redis::wait_until(PATIENCE, "parked", || a.lv.parked_sessions() == 1).await;
+    // Pushed while parked on A (before the snapshot is taken elsewhere).
+    a.lv.channels()
+        .group_send("news", Patch::html("#news", "while away"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let info = page.resume_at(b.addr).await;
+    assert!(info.resumed, "{info:?}");
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("while away"));
+    page.event("incr", json!({})).await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("2"));
+    page.raw().expect_silence(Duration::from_millis(200)).await;
+}
+
+#[tokio::test]
+async fn a_node_that_stops_answering_leaves_its_last_answered_state() {
+    // As after SIGKILL: the client cannot reach node A any more (its socket
+    // there is left open, unanswered) and resumes on B from the snapshot
+    // written through after its last event.
+    let redis = RedisServer::start();
+    let a = node(&redis).await;
+    let b = node(&redis).await;
+    let mut page = a.session_client("r3").await;
+    for n in 1..=3 {
+        page.event("incr", json!({})).await;
+        assert_eq!(page.recv().await.patch.html, Some(n.to_string()));
+    }
+    // The write-through is batched (50 ms).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _unanswered_socket = page.abandon_socket();
+    let info = page.resume_at(b.addr).await;
+    assert!(info.resumed, "{info:?}");
+    assert_eq!(info.received, 3);
+    page.event("incr", json!({})).await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("4"));
+}
+
+#[tokio::test]
+async fn a_session_is_taken_once_and_state_that_cannot_travel_is_said_so() {
+    let redis = RedisServer::start();
+    let a = node(&redis).await;
+    let b = node(&redis).await;
+    let c = node(&redis).await;
+    let mut page = a.session_client("r4").await;
+    page.event("incr", json!({})).await;
+    page.recv().await;
+    page.cut();
+    liveview_e2e::redis::wait_until(PATIENCE, "parked", || a.lv.parked_sessions() == 1).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (token, seen) = (page.token.clone(), page.seen);
+    assert!(page.resume_at(b.addr).await.resumed);
+    // The same (old) token at another node: spent.
+    let mut late = liveview_e2e::session::SessionClient::connect(c.addr, "r4").await;
+    late.token = token;
+    late.seen = seen;
+    assert_eq!(late.resume().await.refused, Some(ResumeRefusal::Unknown));
+    // A session with node-local state resumes only where it lives.
+    let mut local = a.session_client("r5").await;
+    local.event("local", json!({})).await;
+    local.recv().await;
+    local.cut();
+    liveview_e2e::redis::wait_until(PATIENCE, "parked", || a.lv.parked_sessions() == 1).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let info = local.resume_at(b.addr).await;
+    assert_eq!(info.refused, Some(ResumeRefusal::NotPortable));
+}
