@@ -20,8 +20,9 @@ pub const MAX_QUERY_CHARS: usize = 100;
 pub const CHAT_GROUP: &str = "chat_room";
 
 // region: update_content
-/// Clicks on this tab's page, kept as long as its WebSocket lives.
-#[derive(Default)]
+/// Clicks on this tab's page, kept as long as its page session lives:
+/// across reconnects, and across processes with Redis.
+#[derive(Default, serde::Serialize, Deserialize)]
 struct Clicks(u32);
 
 #[liveview::handler("update_content")]
@@ -265,6 +266,17 @@ fn section(ctx: &Ctx, section: crate::Section) -> Result<Patch> {
 // endregion
 
 // region: add_message
+/// The name this page last wrote under (its page session's state).
+#[derive(Clone, Default, serde::Serialize, Deserialize)]
+struct ChatName(String);
+
+/// Registers the per-page state that travels with a page session.
+pub(crate) fn session_states(builder: liveview::LiveViewBuilder) -> liveview::LiveViewBuilder {
+    builder
+        .session_state::<Clicks>("clicks")
+        .session_state::<ChatName>("chat_name")
+}
+
 #[derive(Deserialize)]
 struct ChatForm {
     #[serde(default)]
@@ -289,8 +301,10 @@ async fn add_message(
             "This message is {length} characters long; the limit is {MAX_MESSAGE_CHARS}."
         )));
     }
+    // The name this page used last, when the field was emptied.
+    let remembered = ctx.connection_state::<ChatName>().map(|n| n.0);
     let author = match form.author.trim() {
-        "" => "Anonymous",
+        "" => remembered.as_deref().unwrap_or("Anonymous"),
         name if name.chars().count() > MAX_NAME_CHARS => {
             return Err(Error::user(format!(
                 "Names are limited to {MAX_NAME_CHARS} characters."
@@ -298,6 +312,7 @@ async fn add_message(
         }
         name => name,
     };
+    ctx.set_state(ChatName(author.to_owned()));
     // Stored first: a reload or a late joiner sees it in the history.
     let message = app.db.add_message(author, body).await?;
     // Every open chat page, this one included, appends it (escaped by the template).

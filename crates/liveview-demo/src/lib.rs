@@ -239,7 +239,10 @@ pub async fn build(config: Config) -> Result<App, Error> {
         Some(url) => {
             let layer = RedisLayer::connect(url.as_str()).await?;
             let presence = liveview_redis::presence(&layer)?;
-            builder = builder.layer(layer);
+            // Page sessions outlive the process: a deploy or a lost node.
+            builder = builder
+                .session_backend(liveview_redis::RedisSessions::new(&layer))
+                .layer(layer);
             presence
         }
         None => Presence::in_memory(),
@@ -257,7 +260,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
             .require_signed_rooms(true);
     }
     let metrics = config.metrics.clone();
-    let lv = builder
+    let lv = handlers::session_states(builder)
         .templates(&config.templates_dir)
         .debug(config.debug)
         .state(app.clone())
@@ -274,6 +277,8 @@ pub async fn build(config: Config) -> Result<App, Error> {
             std::future::ready(Ok(()))
         })
         .on_connect(on_connect)
+        // A page resumed here from another node joins this node's pages.
+        .on_resume(on_connect)
         .build()?;
     let registered = lv.handler_names();
     if let Some(missing) = handlers::NAMES

@@ -154,7 +154,10 @@ mod tests {
         assert!(frames(Dialect::V1, &[], None).is_empty());
         assert!(frames(Dialect::Legacy, &[], Some(4)).is_empty());
         assert_eq!(frames(Dialect::V2, &[], Some(4)), [r#"{"ref":4}"#]);
-        assert_eq!(frames(Dialect::V2, &two, Some(4)), frames(Dialect::V1, &two, Some(4)));
+        assert_eq!(
+            frames(Dialect::V2, &two, Some(4)),
+            frames(Dialect::V1, &two, Some(4))
+        );
         for dialect in [Dialect::V1, Dialect::V2, Dialect::Legacy] {
             assert_eq!(
                 frames(dialect, &one, Some(4)),

@@ -53,14 +53,41 @@ pub(crate) struct Connection {
     room_claims: Option<Box<str>>,
     pub(crate) request: Parts,
     pub(crate) mailbox: Mailbox,
-    /// Per-connection typed state; a `Vec` because connections hold few
-    /// types and an empty `Vec` costs no allocation.
-    state: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
+    /// Per-connection typed state (the app's).
+    state: Mutex<Slots>,
     /// Progress of the connection's open uploads, published by its socket task.
     upload_progress: Mutex<Vec<UploadProgress>>,
     /// The groups it joined through its `Ctx` (tags included): what a
     /// session's snapshot carries to another process.
     groups: Mutex<Vec<Box<str>>>,
+    /// The framework's own per-connection state that never travels with a
+    /// session (presence guards): not the app's, not in snapshots.
+    local: Mutex<Slots>,
+}
+
+/// Typed values by type; a `Vec` because connections hold few types and an
+/// empty `Vec` costs no allocation.
+type Slots = Vec<(TypeId, Box<dyn Any + Send>)>;
+
+/// Runs `f` on the value of type `T` among `slots`, made with
+/// `T::default()` on first use.
+fn with_slot<T: Default + Send + 'static, R>(
+    slots: &Mutex<Slots>,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    let mut slots = slots.lock().unwrap_or_else(PoisonError::into_inner);
+    let index = match slots.iter().position(|(id, _)| *id == TypeId::of::<T>()) {
+        Some(index) => index,
+        None => {
+            slots.push((TypeId::of::<T>(), Box::new(T::default())));
+            slots.len() - 1
+        }
+    };
+    match slots[index].1.downcast_mut::<T>() {
+        Some(state) => f(state),
+        // The slot was stored under T's own TypeId, so it holds a T.
+        None => f(&mut T::default()),
+    }
 }
 
 impl Connection {
@@ -74,7 +101,16 @@ impl Connection {
             state: Mutex::new(Vec::new()),
             upload_progress: Mutex::new(Vec::new()),
             groups: Mutex::new(Vec::new()),
+            local: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs `f` on the framework's node-local state of type `T`.
+    pub(crate) fn with_local_state<T: Default + Send + 'static, R>(
+        &self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        with_slot(&self.local, f)
     }
 
     /// Its portable state (and whether all of it is) and its groups, for a
@@ -373,23 +409,7 @@ impl Ctx {
     where
         T: Default + Send + 'static,
     {
-        let mut slots = self
-            .conn
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let index = match slots.iter().position(|(id, _)| *id == TypeId::of::<T>()) {
-            Some(index) => index,
-            None => {
-                slots.push((TypeId::of::<T>(), Box::new(T::default())));
-                slots.len() - 1
-            }
-        };
-        match slots[index].1.downcast_mut::<T>() {
-            Some(state) => f(state),
-            // The slot was stored under T's own TypeId, so it holds a T.
-            None => f(&mut T::default()),
-        }
+        with_slot(&self.conn.state, f)
     }
 
     /// Replaces this connection's state of type `T`.

@@ -137,7 +137,7 @@ impl Presence {
         meta: impl Serialize,
     ) -> Result<(), PresenceError> {
         let guard = self.track_key(topic, ctx.id().to_string(), meta).await?;
-        ctx.with_state(|guards: &mut Guards| {
+        ctx.connection().with_local_state(|guards: &mut Guards| {
             guards.0.retain(|g| g.topic != topic);
             guards.0.push(guard);
         });
@@ -146,13 +146,14 @@ impl Presence {
 
     /// Stops tracking a connection in `topic`.
     pub fn untrack(&self, ctx: &Ctx, topic: &str) {
-        let removed: Vec<PresenceGuard> = ctx.with_state(|guards: &mut Guards| {
-            let (gone, kept) = std::mem::take(&mut guards.0)
-                .into_iter()
-                .partition(|g| g.topic == topic);
-            guards.0 = kept;
-            gone
-        });
+        let removed: Vec<PresenceGuard> =
+            ctx.connection().with_local_state(|guards: &mut Guards| {
+                let (gone, kept) = std::mem::take(&mut guards.0)
+                    .into_iter()
+                    .partition(|g| g.topic == topic);
+                guards.0 = kept;
+                gone
+            });
         drop(removed);
     }
 
