@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use liveview::protocol::{ServerMessage, SessionInfo};
 
-use crate::ws::Client;
+use crate::ws::{Client, PATIENCE};
 
 /// A page's session as its client sees it.
 pub struct SessionClient {
@@ -138,7 +138,11 @@ impl SessionClient {
 }
 
 async fn session_frame(socket: &mut Client) -> SessionInfo {
-    let text = socket.recv_text().await;
+    // A server that resumes many sessions at once may take longer than
+    // one frame's patience.
+    let text = tokio::time::timeout(6 * PATIENCE, socket.recv_text_patiently())
+        .await
+        .expect("timed out waiting for the session frame");
     ServerMessage::from_json(&text)
         .ok()
         .and_then(|frame| frame.session)

@@ -163,6 +163,23 @@ impl Client {
         }
     }
 
+    /// The next text frame, however long it takes (pings are skipped).
+    pub async fn recv_text_patiently(&mut self) -> String {
+        loop {
+            match self
+                .ws
+                .next()
+                .await
+                .expect("stream ended")
+                .expect("socket error")
+            {
+                Message::Text(text) => return text.as_str().to_owned(),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
     /// Waits for the server to close; returns the close code.
     pub async fn recv_close(&mut self) -> u16 {
         loop {

@@ -77,13 +77,14 @@ pub(crate) async fn run<G: Send + 'static>(
 ) {
     let guard: Guard = Box::new(guard);
     let (socket, guard, beginning) = if accepted.dialect.has_sessions() && accepted.resume {
-        match resume::hand_over(socket, guard, &app, &accepted.room).await {
+        // Boxed: rare, and the task's future is as large as its largest state.
+        match Box::pin(resume::hand_over(socket, guard, &app, &accepted.room)).await {
             HandOver::Done => return,
             HandOver::Fresh(socket, guard, refusal) => {
                 (socket, guard, Beginning::Fresh(Some(refusal)))
             }
             HandOver::Restore(socket, guard, restored) => {
-                (socket, guard, Beginning::Restored(Box::new(restored)))
+                (socket, guard, Beginning::Restored(restored))
             }
         }
     } else {

@@ -52,7 +52,7 @@ pub(super) enum HandOver {
     /// Start a fresh session on it (the session could not be resumed).
     Fresh(WebSocket, Guard, ResumeRefusal),
     /// Start the session of a snapshot on it (it lived on another process).
-    Restore(WebSocket, Guard, Restored),
+    Restore(WebSocket, Guard, Box<Restored>),
 }
 
 /// Reads a resume request from a new socket and hands the socket to the
@@ -80,7 +80,7 @@ pub(super) async fn hand_over(
         Err(ResumeRefusal::Unknown) => {
             // Not one of this process's: maybe the backend has it.
             return match take_from_backend(app, &resume.token, room, resume.seen).await {
-                Ok(restored) => HandOver::Restore(socket, guard, restored),
+                Ok(restored) => HandOver::Restore(socket, guard, Box::new(restored)),
                 Err(refusal) => {
                     tracing::debug!(%refusal, "liveview: session not resumed");
                     HandOver::Fresh(socket, guard, refusal)

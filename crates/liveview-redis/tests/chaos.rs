@@ -1,0 +1,149 @@
+//! Chaos: 200 page sessions on two nodes of one real redis-server chat for
+//! 30 s while every socket is cut three times (a TCP reset; each page
+//! resumes its session) and the Redis subscriber connection is killed once
+//! (the layer replays from its streams). Every message sent is received by
+//! every page exactly once, in order per sender.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use liveview::{Ctx, Data, LiveView, Patch, Result};
+use liveview_e2e::redis::RedisServer;
+use liveview_e2e::session::SessionClient;
+use liveview_e2e::ws::TestServer;
+use liveview_redis::{RedisLayer, RedisSessions};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use tokio::sync::{Barrier, watch};
+use tokio::time::{Instant, sleep, timeout};
+
+const PAGES: usize = 200;
+const RUN: Duration = Duration::from_secs(30);
+/// Each page says something this often (40 messages a second in all, each
+/// to 200 pages: 8,000 frames a second through a debug build).
+const EVERY: Duration = Duration::from_secs(5);
+
+async fn say(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
+    let line = format!("{}:{}", d["from"], d["n"]);
+    ctx.broadcast(Patch::append("#chat", line)).await?;
+    Ok(())
+}
+
+async fn node(redis: &RedisServer) -> TestServer {
+    let layer = RedisLayer::connect(redis.url()).await.unwrap();
+    let builder = LiveView::builder()
+        .auto_register(false)
+        .debug(false)
+        .handler("say", say)
+        // 200 pages on one loopback address reconnect at once.
+        // A chat this busy keeps more frames for its pages' replays than
+        // the default 256 (a page on a loaded machine can be that far behind).
+        .limits(
+            liveview::Limits::default()
+                .connections_per_address(None)
+                .replay_buffer(4096, 8 * 1024 * 1024),
+        )
+        .session_backend(RedisSessions::new(&layer))
+        .layer(layer);
+    TestServer::start(builder).await
+}
+
+/// What one page saw: the last number received from each sender.
+type Seen = HashMap<u64, u64>;
+
+async fn page(
+    server: std::net::SocketAddr,
+    me: u64,
+    mut cuts: watch::Receiver<u32>,
+    ready: Arc<Barrier>,
+) -> (Seen, u64) {
+    let mut client = SessionClient::connect(server, &format!("page-{me}")).await;
+    // Everyone is in before anyone speaks.
+    ready.wait().await;
+    let stop_sending = Instant::now() + RUN;
+    let mut seen: Seen = HashMap::new();
+    let mut sent = 0;
+    // Spread the senders over the interval.
+    let mut next_send = Instant::now() + EVERY.mul_f64((me as f64) / (PAGES as f64));
+    let quiet_until = stop_sending + Duration::from_secs(5);
+    loop {
+        tokio::select! {
+            changed = cuts.changed() => {
+                if changed.is_err() { continue; }
+                client.cut();
+                sleep(Duration::from_millis(me % 200)).await;
+                let info = client.resume().await;
+                assert!(info.resumed, "page {me} not resumed: {info:?}");
+            }
+            () = tokio::time::sleep_until(next_send), if next_send < stop_sending => {
+                sent += 1;
+                client.event("say", json!({"from": me, "n": sent})).await;
+                next_send += EVERY;
+            }
+            frame = timeout(Duration::from_millis(500), client.recv()) => {
+                let Ok(frame) = frame else {
+                    if Instant::now() > quiet_until { break; }
+                    continue;
+                };
+                let Some(line) = frame.patch.html else { continue };
+                let (from, n) = line.split_once(':').unwrap();
+                let (from, n): (u64, u64) = (from.parse().unwrap(), n.parse().unwrap());
+                let last = seen.entry(from).or_insert(0);
+                assert_eq!(n, *last + 1, "page {me}: from {from}, got {n} after {last}");
+                *last = n;
+            }
+        }
+    }
+    assert!(
+        client.unanswered().is_empty(),
+        "page {me}: unanswered {:?}",
+        client.unanswered()
+    );
+    (seen, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_pages_chat_through_cuts_and_a_lost_subscriber_exactly_once() {
+    let redis = RedisServer::start();
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (cut, cuts) = watch::channel(0u32);
+    let ready = Arc::new(Barrier::new(PAGES + 1));
+    let pages: Vec<_> = (0..PAGES as u64)
+        .map(|me| {
+            let addr = if me % 2 == 0 { a.addr } else { b.addr };
+            tokio::spawn(page(addr, me, cuts.clone(), Arc::clone(&ready)))
+        })
+        .collect();
+    ready.wait().await;
+    let start = Instant::now();
+    for (at, what) in [(6, "cut"), (12, "kill"), (16, "cut"), (24, "cut")] {
+        tokio::time::sleep_until(start + Duration::from_secs(at)).await;
+        if what == "cut" {
+            cut.send_modify(|n| *n += 1);
+        } else {
+            let killed = redis.command("CLIENT KILL TYPE pubsub\r\n");
+            assert!(killed.is_some(), "CLIENT KILL answered");
+        }
+    }
+    let mut sent_by = HashMap::new();
+    let mut results = Vec::new();
+    for (me, page) in pages.into_iter().enumerate() {
+        let (seen, sent) = page.await.unwrap();
+        sent_by.insert(me as u64, sent);
+        results.push((me, seen));
+    }
+    let total: u64 = sent_by.values().sum();
+    assert!(total >= (PAGES as u64) * 5, "{total} messages sent");
+    for (me, seen) in results {
+        for (from, sent) in &sent_by {
+            assert_eq!(
+                seen.get(from).copied().unwrap_or(0),
+                *sent,
+                "page {me} from {from}"
+            );
+        }
+    }
+}
