@@ -16,10 +16,10 @@ with --url must implement the bench app: handler `echo` (data `n`) answering a \
 patch to `#out` whose HTML is the fragment for n (`<p>%08d</p>`), handler \
 `bench_broadcast` (data `seq`) broadcasting a patch to `#bcast` with the fragment \
 for seq to every connection, and `GET /fragment?n=N` returning the fragment as \
-text/html. For `storm`, also: handler `bench_join` (data `group`) adding the \
-connection to a group, handler `bench_publish` (data `groups`, `seq`) sending a \
-patch to `#storm-G` with the fragment for seq to each group `storm-G` (G in \
-0..groups), and `GET /bench/sessions` answering `{\"parked\":P}`, the page \
+text/html. For `storm`, also: handler `bench_join` (data `group`, a number G) adding the \
+connection to group G of its room, handler `bench_publish` (data `groups`, \
+`seq`) sending a patch to `#storm-G` with the fragment for seq to each group G \
+of its room (G in 0..groups), and `GET /bench/sessions` answering `{\"parked\":P}`, the page \
 sessions parked now.
 
 Only loopback addresses (127.0.0.0/8, ::1) are ever targeted. Client connections \

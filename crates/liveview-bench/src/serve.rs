@@ -7,11 +7,12 @@
 //!   `{"target":"#bcast","html":"<p>%08d</p>"}` to every connection; the
 //!   event itself gets an acknowledgement.
 //! - `GET /fragment?n=N`: the fragment for N as `text/html`.
-//! - `bench_join` (data `{group}`): adds the connection to a group
-//!   (`storm`: `storm-0`, `storm-1`, ...).
+//! - `bench_join` (data `{group}`, a number G): adds the connection to the
+//!   group `storm:ROOM:G` of its room.
 //! - `bench_publish` (data `{groups, seq}`): sends
-//!   `{"target":"#storm-G","html":"<p>%08d</p>"}` to each group `storm-G`,
-//!   G in `0..groups`, in that order.
+//!   `{"target":"#storm-G","html":"<p>%08d</p>"}` to each group
+//!   `storm:ROOM:G` of the connection's room, G in `0..groups`, in that
+//!   order.
 //! - `GET /bench/sessions`: `{"connections":C,"parked":P}`, the open sockets
 //!   and the page sessions parked now (`storm` waits for its cut to show).
 
@@ -58,7 +59,7 @@ struct Broadcast {
 
 #[derive(Deserialize)]
 struct Join {
-    group: String,
+    group: u32,
 }
 
 #[derive(Deserialize)]
@@ -82,13 +83,13 @@ async fn bench_broadcast(ctx: Ctx, Data(b): Data<Broadcast>) -> Result<(), SendE
 }
 
 async fn bench_join(ctx: Ctx, Data(j): Data<Join>) -> Result<(), SendError> {
-    ctx.join(&j.group).await
+    ctx.join(&storm::group_name(ctx.room(), j.group)).await
 }
 
 async fn bench_publish(ctx: Ctx, Data(p): Data<Publish>) -> Result<(), SendError> {
     for g in 0..p.groups {
         ctx.group_send(
-            &storm::group_name(g),
+            &storm::group_name(ctx.room(), g),
             Patch::html(storm::group_target(g), client::fragment(p.seq)),
         )
         .await?;

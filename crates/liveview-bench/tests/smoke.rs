@@ -199,6 +199,8 @@ fn storm_resumes_every_session_without_a_lost_or_doubled_frame() {
             "100ms",
             "--server-pid",
             &pid,
+            "--room",
+            "storm-a",
         ],
     );
     assert_eq!(v["scenario"], "storm");
@@ -239,6 +241,8 @@ fn storm_fails_when_the_replay_buffer_cannot_hold_the_cut() {
             "0ms",
             "--cut",
             "2s",
+            "--room",
+            "storm-b",
             "--no-progress",
             "--json-only",
         ])

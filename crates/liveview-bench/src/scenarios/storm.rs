@@ -2,7 +2,7 @@
 //! numbered frame published to their group while their sockets are reset
 //! all at once and come back all at once.
 //!
-//! 1. Every client opens `?v=2`, joins group `storm-(i % G)` and reads the
+//! 1. Every client opens `?v=2`, joins group `i % G` of its room and reads the
 //!    `--before` frames published while all are connected (server RSS:
 //!    "connected").
 //! 2. Every client resets its socket (zero linger: a TCP reset, no close
@@ -39,9 +39,10 @@ use crate::server::Server;
 use crate::stats::{self, CpuMeter, Latency};
 use crate::target;
 
-/// The group client `i` joins is `storm-(i % groups)`.
-pub(crate) fn group_name(group: u32) -> String {
-    format!("storm-{group}")
+/// The name of group G of a room on the bench server (client i joins
+/// G = i % groups): rooms keep runs on one server apart.
+pub(crate) fn group_name(room: &str, group: u32) -> String {
+    format!("storm:{room}:{group}")
 }
 
 /// The CSS target of the frames published to a group.
@@ -513,14 +514,14 @@ async fn fill(
     timeout: Duration,
     samples: &mut Samples,
 ) -> Fill {
+    let before = sessions(server.addr).await.map_or(1, |s| s.connections);
     let fillers = connect_all(connector, first, count, false).await;
     samples.extend(fillers.samples);
     tokio::time::sleep(FILL_SETTLE).await;
     let rss_kib = server.rss_kib();
     let opened = fillers.conns.len();
     drop(fillers.conns);
-    // The control connection stays.
-    if let Err(e) = wait_sessions(server.addr, timeout, |c| c.connections <= 1).await {
+    if let Err(e) = wait_sessions(server.addr, timeout, |c| c.connections <= before).await {
         samples.add(format!("closing the fillers: {e}"));
     }
     Fill { rss_kib, opened }

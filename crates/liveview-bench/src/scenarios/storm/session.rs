@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::{group_name, group_target};
+use super::group_target;
 use crate::client::{self, Connector, Frame, Ws};
 
 /// What every client of a run shares.
@@ -192,10 +192,8 @@ async fn life(
     if info.resumed {
         return Err(format!("a new socket resumed a session: {info:?}"));
     }
-    let join = format!(
-        r#"{{"function":"bench_join","data":{{"group":"{}"}},"form":{{}},"ref":1}}"#,
-        group_name(group)
-    );
+    let join =
+        format!(r#"{{"function":"bench_join","data":{{"group":{group}}},"form":{{}},"ref":1}}"#);
     ws.send(Message::text(join))
         .await
         .map_err(|e| format!("send: {e}"))?;
