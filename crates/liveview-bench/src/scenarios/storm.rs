@@ -264,12 +264,15 @@ pub(crate) async fn run(args: &StormArgs, server: &Server) -> Result<Report, Box
     r.row(
         "server RSS",
         format!(
-            "before {}, connected {}, parked {}, parked + {} fillers {}, peak during the storm {}",
+            "before {}, connected {}, parked {}, {}, peak during the storm {}",
             kib_opt(rss_before),
             kib_opt(rss_connected),
             kib_opt(rss_parked),
-            filled.map_or(0, |f| f.opened),
-            kib_opt(filled.and_then(|f| f.rss_kib)),
+            match filled {
+                Some(f) => format!("parked + {} fillers {}", f.opened, kib_opt(f.rss_kib)),
+                None if args.no_fill => "no fillers (--no-fill)".to_owned(),
+                None => "no fillers (server pid unknown)".to_owned(),
+            },
             kib_opt(peak_rss)
         ),
     );
