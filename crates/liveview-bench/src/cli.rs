@@ -298,6 +298,12 @@ pub(crate) struct StormArgs {
     #[arg(long, default_value = "300ms", value_parser = parse_duration)]
     pub(crate) cut: Duration,
 
+    /// Publish every frame before the reconnect (the cut lasts at least
+    /// until the last one is acknowledged): the clients get them all as a
+    /// replay, none live.
+    #[arg(long)]
+    pub(crate) replay_only: bool,
+
     /// Maximum number of reconnect handshakes in flight at once (default:
     /// --connect-concurrency).
     #[arg(long, value_name = "N")]

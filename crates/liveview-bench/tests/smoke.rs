@@ -221,8 +221,9 @@ fn storm_resumes_every_session_without_a_lost_or_doubled_frame() {
 
 #[test]
 fn storm_fails_when_the_replay_buffer_cannot_hold_the_cut() {
-    // 300 frames while parked: more than the server's replay buffer (256),
-    // so the sessions cannot be resumed whole and the tool must say so.
+    // 300 frames while parked, all before the reconnect: more than the
+    // server's replay buffer (256), so the sessions cannot be resumed whole
+    // and the tool must say so.
     let s = server();
     let out = Command::new(BIN)
         .args([
@@ -240,7 +241,8 @@ fn storm_fails_when_the_replay_buffer_cannot_hold_the_cut() {
             "--interval",
             "0ms",
             "--cut",
-            "2s",
+            "100ms",
+            "--replay-only",
             "--room",
             "storm-b",
             "--no-progress",

@@ -13,9 +13,11 @@
 //!    sessions hold. Then a control client (version 1) publishes numbered
 //!    frames to every group, one per `--interval`, for `--cut`.
 //! 3. After `--cut`, every client reconnects with `resume=1` and presents
-//!    its token and frame count; the publisher is still going. Each client
-//!    checks that the replay and the live frames after it continue its
-//!    group's sequence up to the last frame: no gap, no duplicate.
+//!    its token and frame count; the publisher is still going (with
+//!    `--replay-only` it has finished: every frame comes in the replay).
+//!    Each client checks that the replay and the live frames after it
+//!    continue its group's sequence up to the last frame: no gap, no
+//!    duplicate.
 
 mod session;
 
@@ -138,7 +140,7 @@ pub(crate) async fn run(args: &StormArgs, server: &Server) -> Result<Report, Box
         )
     };
     let cut_at = Instant::now();
-    let publisher = {
+    let mut publisher = {
         let args = args.clone();
         tokio::spawn(async move {
             let result = publish(&mut control, &args, args.before + 1, last).await;
@@ -146,6 +148,10 @@ pub(crate) async fn run(args: &StormArgs, server: &Server) -> Result<Report, Box
             result
         })
     };
+    let mut published = None;
+    if args.replay_only {
+        published = Some((&mut publisher).await);
+    }
     tokio::time::sleep_until(tokio::time::Instant::from_std(cut_at + args.cut)).await;
 
     // 3. Every client resumes at once.
@@ -169,7 +175,11 @@ pub(crate) async fn run(args: &StormArgs, server: &Server) -> Result<Report, Box
     let cpu = cpu.stop();
     let _ = stop_rss.send(());
     let peak_rss = peak_rss.await.ok().flatten();
-    match publisher.await {
+    let published = match published {
+        Some(done) => done,
+        None => publisher.await,
+    };
+    match published {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             errors += 1;
