@@ -16,7 +16,11 @@ with --url must implement the bench app: handler `echo` (data `n`) answering a \
 patch to `#out` whose HTML is the fragment for n (`<p>%08d</p>`), handler \
 `bench_broadcast` (data `seq`) broadcasting a patch to `#bcast` with the fragment \
 for seq to every connection, and `GET /fragment?n=N` returning the fragment as \
-text/html.
+text/html. For `storm`, also: handler `bench_join` (data `group`, a number G) adding the \
+connection to group G of its room, handler `bench_publish` (data `groups`, \
+`seq`) sending a patch to `#storm-G` with the fragment for seq to each group G \
+of its room (G in 0..groups), and `GET /bench/sessions` answering `{\"parked\":P}`, the page \
+sessions parked now.
 
 Only loopback addresses (127.0.0.0/8, ::1) are ever targeted. Client connections \
 are spread over several 127.0.0.x source addresses so that tens of thousands of \
@@ -25,7 +29,8 @@ their open-file limit to the hard limit.
 
 Output: a human-readable table, then one line of JSON with the same figures \
 (latencies in microseconds). The exit status is 2 when any event, request or \
-broadcast went unanswered or was answered wrongly, 1 on a fatal error.";
+broadcast went unanswered or was answered wrongly (storm: any frame lost or \
+duplicated, any resume refused), 1 on a fatal error.";
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -60,6 +65,12 @@ pub(crate) enum Command {
     /// The same fragment over plain HTTP/1.1 (keep-alive), as an htmx page
     /// would fetch it: each client sends `GET /fragment?n=..` in sequence.
     Http(HttpArgs),
+    /// Reconnect storm: N version-2 page sessions in groups, every socket
+    /// reset at once while numbered frames go on being published to the
+    /// groups, then every client resumes at once; time until all are
+    /// resumed, frames lost or duplicated (must be none), server memory per
+    /// parked session.
+    Storm(StormArgs),
     /// Runs the bench server (used by the tool itself).
     #[command(hide = true)]
     Serve(ServeArgs),
@@ -81,6 +92,12 @@ pub(crate) struct Common {
     /// Room the clients connect to (`/ws/liveview/{room}/?v=1`).
     #[arg(long, default_value = "bench")]
     pub(crate) room: String,
+
+    /// Connect with protocol version 2 (`?v=2`): every connection is a page
+    /// session whose frames the server numbers and keeps for a resume (the
+    /// cost of that journal shows in the figures). `storm` always does.
+    #[arg(long)]
+    pub(crate) v2: bool,
 
     /// Number of 127.0.0.x source addresses the client connections are spread
     /// over (127.0.0.1, 127.0.0.2, ...); IPv6 servers use ::1 only.
@@ -246,6 +263,65 @@ pub(crate) struct HttpArgs {
     /// Give up on a response after this long (counts as an error).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub(crate) reply_timeout: Duration,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `storm` options.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StormArgs {
+    /// Number of page sessions (one version-2 client each).
+    #[arg(short = 'n', long, default_value_t = 10_000)]
+    pub(crate) clients: usize,
+
+    /// Groups the sessions are spread over (client i joins group i % G).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) groups: u32,
+
+    /// Frames published to every group while all sessions are connected,
+    /// before the cut.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) before: u64,
+
+    /// Frames published to every group from the cut on (during the cut and
+    /// the reconnect). The server's replay buffer (256 frames by default)
+    /// must hold them.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) frames: u64,
+
+    /// Pause between two published frames.
+    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    pub(crate) interval: Duration,
+
+    /// How long the sockets stay cut before every client reconnects.
+    #[arg(long, default_value = "300ms", value_parser = parse_duration)]
+    pub(crate) cut: Duration,
+
+    /// Publish every frame before the reconnect (the cut lasts at least
+    /// until the last one is acknowledged): the clients get them all as a
+    /// replay, none live.
+    #[arg(long)]
+    pub(crate) replay_only: bool,
+
+    /// Maximum number of reconnect handshakes in flight at once (default:
+    /// --connect-concurrency).
+    #[arg(long, value_name = "N")]
+    pub(crate) reconnect_concurrency: Option<usize>,
+
+    /// Skip the parked-memory reading: while the sessions are parked (and
+    /// before the publisher starts), the tool opens as many plain
+    /// connections ("fillers", version 1 unless --v2) as there are
+    /// sessions, reads the server's RSS and closes them. The fillers reuse
+    /// the memory the cut sockets freed, so the RSS they add over the
+    /// connected reading, divided by N, is what a parked session holds.
+    #[arg(long)]
+    pub(crate) no_fill: bool,
+
+    /// Give up on a phase (connecting, a frame, the resume, the replay)
+    /// after this long; what is missing then counts as errors.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
 
     #[command(flatten)]
     pub(crate) common: Common,

@@ -40,7 +40,7 @@ impl Connector {
     pub(crate) fn new(server: SocketAddr, common: &Common) -> Self {
         Self {
             server,
-            ws_url: target::ws_url(server, &common.room).into(),
+            ws_url: target::ws_url(server, &common.room, if common.v2 { 2 } else { 1 }).into(),
             sources: target::source_addrs(server, common.source_addrs).into(),
             in_flight: Arc::new(Semaphore::new(common.connect_concurrency.max(1))),
         }
@@ -59,7 +59,8 @@ impl Connector {
         Ok(stream)
     }
 
-    /// A WebSocket connection (protocol version 1) for client `idx`.
+    /// A WebSocket connection (protocol version 1, or 2 with `--v2`) for
+    /// client `idx`.
     pub(crate) async fn ws(&self, idx: usize) -> Result<Ws, BoxError> {
         let _permit = self.in_flight.acquire().await?;
         let attempt = async {

@@ -73,6 +73,7 @@ fn common(command: &Command) -> Option<&cli::Common> {
         Command::Fanout(a) => &a.common,
         Command::Idle(a) => &a.common,
         Command::Http(a) => &a.common,
+        Command::Storm(a) => &a.common,
         Command::Serve(_) => return None,
     })
 }
@@ -90,6 +91,7 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         Command::Fanout(a) => a.clients + 1,
         Command::Idle(a) => a.clients,
         Command::Http(a) => a.clients,
+        Command::Storm(a) => a.clients + 1,
         Command::Serve(_) => 0,
     };
     let server = Server::start(common).await?;
@@ -103,6 +105,7 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         Command::Fanout(a) => scenarios::fanout::run(a, &server).await,
         Command::Idle(a) => scenarios::idle::run(a, &server).await,
         Command::Http(a) => scenarios::http::run(a, &server).await,
+        Command::Storm(a) => scenarios::storm::run(a, &server).await,
         Command::Serve(_) => Err("not a scenario".into()),
     };
     server.stop().await;

@@ -7,6 +7,16 @@
 //!   `{"target":"#bcast","html":"<p>%08d</p>"}` to every connection; the
 //!   event itself gets an acknowledgement.
 //! - `GET /fragment?n=N`: the fragment for N as `text/html`.
+//! - `bench_join` (data `{group}`, a number G): adds the connection to the
+//!   group `storm:ROOM:G` of its room.
+//! - `bench_publish` (data `{groups, seq}`): sends
+//!   `{"target":"#storm-G","html":"<p>%08d</p>"}` to each group
+//!   `storm:ROOM:G` of the connection's room, G in `0..groups`, in that
+//!   order.
+//! - `GET /bench/sessions`: `{"connections":C,"parked":P}`, the open sockets
+//!   and the page sessions parked now (`storm` waits for its cut to show).
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Query;
@@ -20,6 +30,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::BoxError;
 use crate::cli::ServeArgs;
 use crate::client::{self, BROADCAST_TARGET, ECHO_TARGET};
+use crate::scenarios::storm;
 
 /// Most connections the bench server accepts (the file-descriptor limit
 /// bounds it first).
@@ -47,6 +58,17 @@ struct Broadcast {
 }
 
 #[derive(Deserialize)]
+struct Join {
+    group: u32,
+}
+
+#[derive(Deserialize)]
+struct Publish {
+    groups: u32,
+    seq: u64,
+}
+
+#[derive(Deserialize)]
 struct FragmentQuery {
     n: u64,
 }
@@ -60,6 +82,21 @@ async fn bench_broadcast(ctx: Ctx, Data(b): Data<Broadcast>) -> Result<(), SendE
         .await
 }
 
+async fn bench_join(ctx: Ctx, Data(j): Data<Join>) -> Result<(), SendError> {
+    ctx.join(&storm::group_name(ctx.room(), j.group)).await
+}
+
+async fn bench_publish(ctx: Ctx, Data(p): Data<Publish>) -> Result<(), SendError> {
+    for g in 0..p.groups {
+        ctx.group_send(
+            &storm::group_name(ctx.room(), g),
+            Patch::html(storm::group_target(g), client::fragment(p.seq)),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 async fn fragment(Query(q): Query<FragmentQuery>) -> Html<String> {
     Html(client::fragment(q.n))
 }
@@ -71,7 +108,8 @@ pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> 
         // Checked on every frame (its cost is in the figures) but never
         // exhausted: the bench sends as fast as it can.
         .frame_budget(Some((u32::MAX, u32::MAX)))
-        .max_connections(MAX_CONNECTIONS);
+        .max_connections(MAX_CONNECTIONS)
+        .max_parked_sessions(MAX_CONNECTIONS);
     if let Some(bytes) = read_buffer_bytes {
         limits = limits.read_buffer_bytes(bytes);
     }
@@ -80,12 +118,27 @@ pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> 
         .debug(false)
         .handler("echo", echo)
         .handler("bench_broadcast", bench_broadcast)
+        .handler("bench_join", bench_join)
+        .handler("bench_publish", bench_publish)
         .limits(limits)
         .allow_any_origin()
         .build()?;
+    let router = lv.router();
+    let lv = Arc::new(lv);
+    let sessions = move || {
+        let lv = Arc::clone(&lv);
+        async move {
+            format!(
+                r#"{{"connections":{},"parked":{}}}"#,
+                lv.connection_count(),
+                lv.parked_sessions()
+            )
+        }
+    };
     Ok(Router::new()
         .route("/fragment", get(fragment))
-        .merge(lv.router()))
+        .route("/bench/sessions", get(sessions))
+        .merge(router))
 }
 
 async fn serve(args: &ServeArgs) -> Result<(), BoxError> {

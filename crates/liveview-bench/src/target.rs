@@ -82,9 +82,10 @@ pub(crate) fn host_header(server: SocketAddr) -> String {
     server.to_string()
 }
 
-/// The WebSocket URL of a room (`ws://ADDR/ws/liveview/ROOM/?v=1`).
-pub(crate) fn ws_url(server: SocketAddr, room: &str) -> String {
-    format!("ws://{server}/ws/liveview/{room}/?v=1")
+/// The WebSocket URL of a room for a protocol version
+/// (`ws://ADDR/ws/liveview/ROOM/?v=1`).
+pub(crate) fn ws_url(server: SocketAddr, room: &str, version: u8) -> String {
+    format!("ws://{server}/ws/liveview/{room}/?v={version}")
 }
 
 /// Checks a room id against the protocol's rule: 1 to 128 characters of
@@ -151,8 +152,12 @@ mod tests {
         assert_eq!(source_addrs(v4, 0).len(), 1);
         assert_eq!(source_addrs(v6, 8), vec![IpAddr::V6(Ipv6Addr::LOCALHOST)]);
         assert_eq!(
-            ws_url(v4, "bench"),
+            ws_url(v4, "bench", 1),
             "ws://127.0.0.1:1/ws/liveview/bench/?v=1"
+        );
+        assert_eq!(
+            ws_url(v4, "bench", 2),
+            "ws://127.0.0.1:1/ws/liveview/bench/?v=2"
         );
     }
 

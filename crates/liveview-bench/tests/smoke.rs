@@ -179,6 +179,86 @@ fn http_every_request_gets_its_fragment() {
 }
 
 #[test]
+fn storm_resumes_every_session_without_a_lost_or_doubled_frame() {
+    let s = server();
+    let pid = s.pid.to_string();
+    let v = against_server(
+        "storm",
+        &[
+            "-n",
+            "50",
+            "--groups",
+            "5",
+            "--before",
+            "2",
+            "--frames",
+            "20",
+            "--interval",
+            "5ms",
+            "--cut",
+            "100ms",
+            "--server-pid",
+            &pid,
+            "--room",
+            "storm-a",
+        ],
+    );
+    assert_eq!(v["scenario"], "storm");
+    assert_eq!(n(&v, "connected"), 50);
+    assert_eq!(n(&v, "resumed"), 50, "{v}");
+    assert_eq!(n(&v, "refused"), 0, "{v}");
+    assert_eq!(n(&v, "lost"), 0, "{v}");
+    assert_eq!(n(&v, "duplicated"), 0, "{v}");
+    assert_eq!(n(&v, "foreign"), 0, "{v}");
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    // Each client saw the 2 frames before the cut, then gets the 20 from
+    // it on (replayed or live) and nothing else.
+    assert_eq!(n(&v, "frames_after_resume"), 50 * 20, "{v}");
+    assert!(n(&v, "parked") >= 50, "{v}");
+    assert_eq!(v["resume_us"]["count"], 50);
+    assert!(v["bytes_per_parked_session"].is_number(), "{v}");
+}
+
+#[test]
+fn storm_fails_when_the_replay_buffer_cannot_hold_the_cut() {
+    // 300 frames while parked, all before the reconnect: more than the
+    // server's replay buffer (256), so the sessions cannot be resumed whole
+    // and the tool must say so.
+    let s = server();
+    let out = Command::new(BIN)
+        .args([
+            "storm",
+            "--url",
+            &s.url,
+            "-n",
+            "10",
+            "--groups",
+            "2",
+            "--before",
+            "1",
+            "--frames",
+            "300",
+            "--interval",
+            "0ms",
+            "--cut",
+            "100ms",
+            "--replay-only",
+            "--room",
+            "storm-b",
+            "--no-progress",
+            "--json-only",
+        ])
+        .output()
+        .expect("run liveview-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(out.status.code(), Some(2), "{v}");
+    assert_eq!(n(&v, "resumed"), 0, "{v}");
+    assert_eq!(n(&v, "refused"), 10, "{v}");
+    assert!(n(&v, "errors") >= 10, "{v}");
+}
+
+#[test]
 fn spawns_its_own_server_without_url() {
     let (out, v) = run(&["rtt", "-n", "2", "--events", "20", "--warmup", "0"]);
     assert_eq!(v["server_spawned"], true);
@@ -219,7 +299,7 @@ fn help_documents_every_scenario() {
         .expect("run --help");
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["rtt", "throughput", "fanout", "idle", "http"] {
+    for word in ["rtt", "throughput", "fanout", "idle", "http", "storm"] {
         assert!(help.contains(word), "{word} missing from --help");
     }
     assert!(!help.contains("serve "), "the serve subcommand is hidden");

@@ -5,6 +5,7 @@ pub(crate) mod fanout;
 pub(crate) mod http;
 pub(crate) mod idle;
 pub(crate) mod load;
+pub(crate) mod storm;
 
 use tokio::task::JoinSet;
 
