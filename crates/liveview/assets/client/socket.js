@@ -102,6 +102,7 @@ async function refresh(refused) {
     if (mine !== held) return;
     change(doc.body, { html: page.body.innerHTML }, { withScripts: false });
     doc.title = page.title;
+    showStatus(connected); // the indicator's state, morphed away
     emit('refreshed', { refused });
   } catch (err) { warn('cannot fetch the page', err); }
   if (mine === held) { held = null; mine.forEach(apply); }
