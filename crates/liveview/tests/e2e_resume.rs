@@ -31,6 +31,8 @@ struct Runs {
     count: AtomicUsize,
     slow: AtomicUsize,
     connects: AtomicUsize,
+    /// `init` runs (the page's `data-liveview-init`).
+    inits: AtomicUsize,
     /// `slow` waits for a permit.
     gate: Semaphore,
 }
@@ -45,9 +47,11 @@ async fn server(name: &'static str) -> (SocketAddr, LiveView, Arc<Runs>) {
         count: AtomicUsize::new(0),
         slow: AtomicUsize::new(0),
         connects: AtomicUsize::new(0),
+        inits: AtomicUsize::new(0),
         gate: Semaphore::new(0),
     });
-    let (count_runs, slow_runs, connect_runs) = (runs.clone(), runs.clone(), runs.clone());
+    let (count_runs, slow_runs, connect_runs, init_runs) =
+        (runs.clone(), runs.clone(), runs.clone(), runs.clone());
     let lv = LiveView::builder()
         .auto_register(false)
         .handler("count", move |ctx: Ctx| {
@@ -68,6 +72,10 @@ async fn server(name: &'static str) -> (SocketAddr, LiveView, Arc<Runs>) {
                 Patch::html("#slow-out", "slow done")
             }
         })
+        .handler("init", move || {
+            init_runs.inits.fetch_add(1, Ordering::SeqCst);
+            async { Patch::html("#init", "initialised") }
+        })
         .on_connect(move |ctx: Ctx| {
             let n = connect_runs.connects.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
@@ -85,7 +93,8 @@ async fn server(name: &'static str) -> (SocketAddr, LiveView, Arc<Runs>) {
             <p id="count">0</p><button id="inc" data-liveview-function="count" data-action="click->page#run">+1</button>
             <button id="slow" data-liveview-function="slow" data-action="click->page#run">slow</button>
             <p id="slow-out"></p><ul id="news"></ul>
-            <input id="draft" name="draft" value="">"#
+            <input id="draft" name="draft" value="">
+            <p id="init" data-liveview-init="init"></p>"#
         ),
     );
     let app = axum::Router::new()
@@ -177,6 +186,7 @@ async fn resumed(page: &Page, proxy: &TcpProxy, lv: &LiveView, runs: &Runs) {
     assert_eq!(runs.count.load(Ordering::SeqCst), 3, "count ran once more");
     assert_eq!(runs.slow.load(Ordering::SeqCst), 1, "slow ran once");
     assert_eq!(runs.connects.load(Ordering::SeqCst), 1, "no fresh session");
+    assert_eq!(runs.inits.load(Ordering::SeqCst), 1, "initialised once");
     assert_eq!(page.text("#count").await, "3");
     assert_eq!(
         page.eval("return [__resumed, __refreshed, __marker]").await,
@@ -194,7 +204,8 @@ async fn resumed(page: &Page, proxy: &TcpProxy, lv: &LiveView, runs: &Runs) {
 /// A new server behind the proxy knows nothing of the session: the page
 /// fetches itself from it, morphs its body in (the half-typed, focused
 /// field keeps its text and caret), applies what the fresh session sent
-/// after the morph, and works on, without a reload.
+/// after the morph, initialises the page again for the fresh session
+/// (`data-liveview-init`), and works on, without a reload.
 async fn refused(page: &Page, proxy: &TcpProxy) {
     let (addr, lv, runs) = server("B").await;
     page.click("#draft").await;
@@ -225,6 +236,8 @@ async fn refused(page: &Page, proxy: &TcpProxy) {
     page.wait_for_text("#count", "1").await;
     assert_eq!(runs.count.load(Ordering::SeqCst), 1);
     assert_eq!(runs.connects.load(Ordering::SeqCst), 1);
+    // The page's `data-liveview-init` ran again, for the fresh session.
+    wait_for(|| runs.inits.load(Ordering::SeqCst) == 1, "init ran on B").await;
     wait_connections(&lv, 1, PATIENCE).await;
     eprintln!("ok: not resumed, refetched and morphed without a reload");
 }

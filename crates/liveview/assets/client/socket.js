@@ -100,6 +100,7 @@ async function refresh(refused) {
     const page = new DOMParser().parseFromString(await response.text(), 'text/html');
     if (!response.ok) throw response.status;
     if (mine !== held) return;
+    for (const el of doc.querySelectorAll('[data-liveview-init]')) seen.delete(el); // a fresh session: run again
     change(doc.body, { html: page.body.innerHTML }, { withScripts: false });
     doc.title = page.title;
     showStatus(connected); // the indicator's state, morphed away
