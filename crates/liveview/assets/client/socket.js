@@ -141,7 +141,9 @@ doc.addEventListener('visibilitychange', () => {
   clearTimeout(sleepTimer);
   if (doc.hidden) sleepTimer = setTimeout(sleep, SLEEP_AFTER); else wake();
 });
-addEventListener('pagehide', sleep); // no "disconnected" flash while leaving the page
+// Into the bfcache: quiet until shown again. Unloaded: the browser closes
+// the socket with 1001, which ends the session (no reconnect, no flash).
+addEventListener('pagehide', (e) => e.persisted ? sleep() : (asleep = true));
 addEventListener('pageshow', (e) => {
   if (e.persisted) wake(); // back from the bfcache
 });
