@@ -141,8 +141,7 @@ doc.addEventListener('visibilitychange', () => {
   clearTimeout(sleepTimer);
   if (doc.hidden) sleepTimer = setTimeout(sleep, SLEEP_AFTER); else wake();
 });
-// Into the bfcache: quiet until shown again. Unloaded: the browser closes
-// the socket with 1001, which ends the session (no reconnect, no flash).
+// Unloading, the browser closes with 1001: the session ends.
 addEventListener('pagehide', (e) => e.persisted ? sleep() : (asleep = true));
 addEventListener('pageshow', (e) => {
   if (e.persisted) wake(); // back from the bfcache
