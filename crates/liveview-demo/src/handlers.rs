@@ -336,8 +336,12 @@ struct Seen {
     after: i64,
 }
 
-/// Sent by the chat page each time its socket (re)connects: joins the
-/// room's group, and sends what was said since the page was rendered.
+/// Sent by the chat page once it is live (`data-liveview-init`): joins the
+/// room's group, and sends what was said since the page was rendered. A
+/// socket that drops and comes back resumes the page's session, with its
+/// groups and the messages it missed; a session that cannot be resumed
+/// (the server restarted) has the client fetch the page again and send
+/// this again for the fresh session.
 #[liveview::handler("join_chat")]
 async fn join_chat(ctx: Ctx, State(app): State<AppState>, Data(seen): Data<Seen>) -> Result<Reply> {
     ctx.join(CHAT_GROUP).await?;

@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use liveview_demo::Db;
+use liveview_e2e::proxy::TcpProxy;
 use liveview_e2e::{Browser, Page};
 use serde_json::Value;
 use support::Demo;
@@ -380,31 +381,71 @@ async fn chat_between(demo: &Demo, alice: Page, bob: Page) {
         .eval("return Array.from(document.querySelectorAll('#messages .body'), b => b.textContent)")
         .await;
     assert_eq!(bodies, serde_json::json!(["Hello from Alice", html]));
+}
 
-    // A message stored while a page was offline (here: stored without a
-    // broadcast) shows up when it reconnects.
-    bob.wait_for_text("#chat-presence", "Live").await;
-    db.add_message("Carol", "said while Bob was away")
-        .await
-        .unwrap();
-    bob.eval(
-        "document.addEventListener('liveview:disconnected', () => {
-           window.__offline = document.getElementById('chat-presence').textContent;
-         });
-         window.liveview.socket.close();
-         return true;",
-    )
-    .await;
-    bob.wait_for_text("#messages > :last-child", "said while Bob was away")
-        .await;
-    bob.wait_for_text("#chat-presence", "Live").await;
-    let offline = eval_str(&bob, "return window.__offline").await;
-    assert!(offline.starts_with("Reconnecting"), "{offline}");
-    assert_eq!(
-        bob.eval("return document.querySelectorAll('#messages .message').length")
-            .await,
-        3
+/// Whether the element is displayed (its CSS `display` is not `none`).
+async fn shown(page: &Page, css: &str) -> bool {
+    let script = format!(
+        "return getComputedStyle(document.querySelector({})).display !== 'none'",
+        Value::from(css)
     );
+    page.eval(&script).await.as_bool().unwrap()
+}
+
+/// A page whose socket drops (cut by a proxy, no close frame) resumes its
+/// session when it comes back: a message posted meanwhile by another
+/// browser shows up exactly once, with no script of the page's own.
+#[tokio::test]
+async fn a_chat_message_posted_while_a_page_is_offline_shows_once_after_the_resume() {
+    let demo = Demo::start().await;
+    let proxy = TcpProxy::start(demo.addr.port()).await;
+    let (demo, proxy) = (&demo, &proxy);
+    Browser::run("demo_case6_chat_offline_alice", |alice| async move {
+        Browser::run("demo_case6_chat_offline_bob", |bob| async move {
+            alice.goto(&demo.url("/chat")).await;
+            bob.goto(&format!("http://{}/chat", proxy.addr())).await;
+            alice.wait_for_text("#chat-presence", "Live").await;
+            bob.wait_for_text("#chat-presence", "Live").await;
+            bob.eval("window.__resumed = []; window.__marker = 1;
+                      document.addEventListener('liveview:resumed', (e) => __resumed.push(e.detail));")
+                .await;
+
+            proxy.refuse(true);
+            proxy.cut();
+            bob.wait_until("return !liveview.connected").await;
+            assert!(shown(&bob, ".presence-offline").await);
+            assert!(!shown(&bob, "#chat-presence").await);
+
+            alice.type_into("#chat-author", "Alice").await;
+            alice.type_into("#chat-message", "said while Bob was away").await;
+            alice.click("#chat-form button[type=submit]").await;
+            alice.wait_for_text("#messages", "said while Bob was away").await;
+
+            proxy.refuse(false);
+            bob.wait_until("return __resumed.length === 1").await;
+            bob.wait_for_text("#messages", "said while Bob was away").await;
+            // Time for a duplicate to show up.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(
+                bob.eval("return Array.from(document.querySelectorAll('#messages .body'), b => b.textContent)").await,
+                serde_json::json!(["said while Bob was away"])
+            );
+            assert_eq!(
+                bob.eval("return [__resumed[0].resumed, __marker]").await,
+                serde_json::json!([true, 1])
+            );
+            assert!(shown(&bob, "#chat-presence").await);
+            assert!(!shown(&bob, ".presence-offline").await);
+
+            // Still in the room: Bob's next message reaches Alice.
+            bob.type_into("#chat-author", "Bob").await;
+            bob.type_into("#chat-message", "back").await;
+            bob.click("#chat-form button[type=submit]").await;
+            alice.wait_for_text("#messages > :last-child", "back").await;
+        })
+        .await;
+    })
+    .await;
 }
 
 /// A valid 1×1 PNG.

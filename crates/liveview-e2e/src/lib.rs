@@ -8,7 +8,9 @@
 //!   test scripts, for the browser client's tests;
 //! - [`session`]: a version-2 client that keeps its page session across
 //!   sockets as the browser client does ([`session::SessionClient`]);
-//! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]).
+//! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]);
+//! - [`proxy`]: a TCP proxy that breaks connections on cue
+//!   ([`proxy::TcpProxy`]).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -31,6 +33,7 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod proxy;
 pub mod redis;
 pub mod scripted;
 pub mod session;

@@ -177,87 +177,26 @@ pub async fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut()
     }
 }
 
-/// A TCP proxy in front of a Redis that can lose the answers on the
-/// connections open at a given moment: Redis still runs what those
-/// connections send, their client never hears back (a reply lost on the
-/// network, a connection broken one way). Connections opened later work.
-pub struct RedisProxy {
-    port: u16,
-    /// Connections numbered below this one lose their answers.
-    mute_below: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    accept: tokio::task::JoinHandle<()>,
-}
+/// A TCP proxy in front of a Redis (a [`TcpProxy`](crate::proxy::TcpProxy))
+/// that can lose the answers on the connections open at a given moment:
+/// Redis still runs what those connections send, their client never hears
+/// back (a reply lost on the network, a connection broken one way).
+/// Connections opened later work.
+pub struct RedisProxy(crate::proxy::TcpProxy);
 
 impl RedisProxy {
     /// Listens on a free loopback port and forwards to `redis`.
     pub async fn start(redis: &RedisServer) -> RedisProxy {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy");
-        let port = listener.local_addr().expect("proxy address").port();
-        let target = redis.port();
-        let mute_below = Arc::new(AtomicU64::new(0));
-        let next = Arc::new(AtomicU64::new(0));
-        let (mute, count) = (Arc::clone(&mute_below), Arc::clone(&next));
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let id = count.fetch_add(1, Ordering::SeqCst);
-                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                });
-                let mute = Arc::clone(&mute);
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        let n = match server_read.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        if id < mute.load(Ordering::SeqCst) {
-                            continue; // the answer is lost
-                        }
-                        if client_write.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        RedisProxy {
-            port,
-            mute_below,
-            next,
-            accept,
-        }
+        RedisProxy(crate::proxy::TcpProxy::start(redis.port()).await)
     }
 
     /// `redis://127.0.0.1:{port}/`: the proxy's URL.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://127.0.0.1:{}/", self.0.port())
     }
 
     /// From now on, the connections open now lose every answer.
     pub fn lose_answers(&self) {
-        use std::sync::atomic::Ordering;
-        self.mute_below
-            .store(self.next.load(Ordering::SeqCst), Ordering::SeqCst);
-    }
-}
-
-impl Drop for RedisProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
+        self.0.lose_answers();
     }
 }

@@ -297,4 +297,14 @@ impl Client {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+
+    /// Closes the socket from the client side with `code` (1001: the page
+    /// went away, as a browser says when a page unloads).
+    pub async fn close_with(mut self, code: u16) {
+        let frame = tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: "".into(),
+        };
+        let _ = self.ws.close(Some(frame)).await;
+    }
 }

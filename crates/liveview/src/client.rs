@@ -124,8 +124,9 @@ mod tests {
     }
 
     /// The served size stays within 2 % of the golfed single file it
-    /// replaced (11,699 bytes with `gzip -9`); checked with gzip when the
-    /// machine has it.
+    /// replaced (11,699 bytes with `gzip -9`), plus what page sessions
+    /// (resume, re-sent events, the refetch when refused) added: 790 bytes.
+    /// Checked with gzip when the machine has it.
     #[test]
     fn served_size_stays_small() {
         use std::io::Write;
@@ -143,6 +144,6 @@ mod tests {
             .write_all(SOURCE.as_bytes())
             .unwrap();
         let compressed = gzip.wait_with_output().unwrap().stdout.len();
-        assert!(compressed <= 11_933, "client is {compressed} bytes gzipped");
+        assert!(compressed <= 12_725, "client is {compressed} bytes gzipped");
     }
 }

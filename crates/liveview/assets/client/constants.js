@@ -1,10 +1,10 @@
-/*! liveview client: wire protocol v1 (docs/protocol.md), markup in docs/client.md.
+/*! liveview client: wire protocol v2 (docs/protocol.md), markup in docs/client.md.
  *  Source: crates/liveview/assets/client/, joined by client.rs. */
 (() => {
 'use strict';
 if (window.liveview) return; // loaded twice: the first copy owns the page
 
-const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 2;
 const SOCKET_OPEN = 1; // not WebSocket.OPEN: a page may wrap WebSocket
 const DEFAULT_URL = '/ws/liveview/{room}/?v=' + PROTOCOL_VERSION;
 const CLOSE_NORMAL = 1000;

@@ -1,9 +1,16 @@
 
 function onFrame(raw) {
   let frame;
-  try { frame = JSON.parse(raw); } catch (err) { return warn('frame is not JSON:', String(raw).slice(0, 200)); }
+  try { frame = JSON.parse(raw); } catch (err) { frame = raw; }
+  if (frame?.session) return onSession(frame.session);
+  framesSeen++;
+  if (!token) sent.clear(); // no session
+  if (held) held.push(frame); else apply(frame);
+}
+function apply(frame) {
   if (!frame || typeof frame !== 'object' || Array.isArray(frame)) return warn('unexpected frame', frame);
   if (frame.upload != null) return onUploadFrame(frame);
+  sent.delete(frame.ref);
   // Loading state ends first, or a restored label would undo the patches.
   const answered = done(frame.ref);
   if (frame.error != null) return showError(frame, answered?.form?.querySelector(ERROR_BOX));

@@ -10,21 +10,30 @@ if (!room) {
 const url = new URL((root.dataset.liveviewUrl || DEFAULT_URL).replace('{room}', encodeURIComponent(room)), location.href);
 url.protocol = url.protocol.replace(/^http/, 'ws');
 
-let lastRef = 0, socket = null;
-const queue = [];
-const isOpen = () => socket?.readyState === SOCKET_OPEN;
+// A version-2 session's token (in memory: a reload starts afresh), the
+// frames seen on it, the events sent and not answered (ref -> text).
+let lastRef = 0, socket = null, ready = false, token = null, framesSeen = 0;
+const queue = [], sent = new Map();
+const isOpen = () => ready && socket?.readyState === SOCKET_OPEN;
 function send(fn, data, fields, el, type, uploaded) {
   const message = { function: String(fn), data: data || {}, form: fields || {}, lang: root.lang || undefined, room, ref: ++lastRef };
   if (uploaded) message.uploads = uploaded;
   let text;
   try { text = JSON.stringify(message); } catch (err) { return warn('cannot encode event', err); }
   if (el) busy(message.ref, el, type);
-  if (isOpen()) socket.send(text);
-  else if (queue.push([message.ref, text]) > QUEUE_LIMIT) {
+  if (queue.push([message.ref, text]) > QUEUE_LIMIT) {
     done(queue[0][0]);
     warn('offline queue full: dropped', queue.shift());
   }
+  flush();
   return message.ref; // never reused, so unique on every connection
+}
+function flush() {
+  while (queue.length && isOpen()) {
+    const [ref, text] = queue.shift();
+    sent.set(ref, text);
+    socket.send(text);
+  }
 }
 
 let attempt = 0, retryTimer = 0, sleepTimer, asleep = false, connected = false;
@@ -33,11 +42,13 @@ function connect() {
   retryTimer = 0;
   if (socket || asleep) return;
   let ws;
-  try { ws = socket = new WebSocket(url); } catch (err) { console.error('liveview: cannot connect', err); return retry(); }
+  ready = false;
+  try { ws = socket = new WebSocket(token ? url + '&resume=1' : url); } catch (err) { console.error('liveview: cannot connect', err); return retry(); }
   ws.onopen = () => {
     attempt = 0;
     showStatus(true);
-    while (queue.length && ws.readyState === SOCKET_OPEN) ws.send(queue.shift()[1]);
+    if (token) ws.send(JSON.stringify({ resume: { token, seen: framesSeen } })); // events wait for onSession
+    else { ready = true; flush(); }
   };
   ws.onmessage = (e) => {
     if (socket === ws) onFrame(e.data);
@@ -46,8 +57,7 @@ function connect() {
     if (socket !== ws) return; // closed by sleep()
     socket = null;
     if (e.code === 4001) return e.reason ? location.assign(e.reason) : location.reload(); // session ended
-    unanswered();
-    abortUploads('the connection was lost');
+    if (!token) lost(); // a session keeps them for the next socket
     showStatus(false);
     if (e.code === CLOSE_TRY_AGAIN_LATER) attempt = Math.max(attempt, 4);
     retry();
@@ -60,10 +70,43 @@ function retry() {
   attempt = Math.min(attempt + 1, 16);
   retryTimer = setTimeout(connect, delay / 2 + Math.random() * delay / 2);
 }
-// Events sent on a closed socket will get no reply.
-function unanswered() {
+// Events sent on a lost socket (or session) will get no reply.
+function lost() {
   const queued = new Set(queue.map(([ref]) => ref));
   for (const ref of Array.from(pending.keys())) if (!queued.has(ref)) done(ref);
+  sent.clear();
+  abortUploads('the connection was lost');
+}
+function onSession(info) {
+  const asked = token;
+  token = info.token;
+  if (info.resumed) {
+    for (const [ref, text] of sent) if (ref > (info.received || 0)) socket.send(text);
+    resyncUploads();
+  } else {
+    framesSeen = 0;
+    if (asked) { lost(); refresh(info.refused); }
+  }
+  ready = true;
+  flush();
+  if (asked) emit('resumed', { resumed: info.resumed, refused: info.refused });
+}
+// Not resumed: the page is fetched and morphed in; frames wait for it.
+let held = null;
+async function refresh(refused) {
+  const mine = held = []; // a newer refresh replaces it
+  try {
+    const response = await fetch(location.href, { credentials: 'same-origin', cache: 'no-store' });
+    const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+    if (!response.ok) throw response.status;
+    if (mine !== held) return;
+    for (const el of doc.querySelectorAll('[data-liveview-init]')) seen.delete(el); // a fresh session: run again
+    change(doc.body, { html: page.body.innerHTML }, { withScripts: false });
+    doc.title = page.title;
+    showStatus(connected); // the indicator's state, morphed away
+    emit('refreshed', { refused });
+  } catch (err) { warn('cannot fetch the page', err); }
+  if (mine === held) { held = null; mine.forEach(apply); }
 }
 function showStatus(on, quiet) {
   const was = connected, show = !on && !quiet, box = doc.getElementById('no-connection');
@@ -84,7 +127,7 @@ function sleep() {
   socket = null;
   clearTimeout(retryTimer);
   retryTimer = 0;
-  if (ws) { ws.close(CLOSE_NORMAL); unanswered(); }
+  if (ws) { ws.close(CLOSE_NORMAL); if (!token) lost(); }
   showStatus(false, true);
 }
 function wake() {
@@ -98,7 +141,8 @@ doc.addEventListener('visibilitychange', () => {
   clearTimeout(sleepTimer);
   if (doc.hidden) sleepTimer = setTimeout(sleep, SLEEP_AFTER); else wake();
 });
-addEventListener('pagehide', sleep); // no "disconnected" flash while leaving the page
+// Unloading, the browser closes with 1001: the session ends.
+addEventListener('pagehide', (e) => e.persisted ? sleep() : (asleep = true));
 addEventListener('pageshow', (e) => {
   if (e.persisted) wake(); // back from the bfcache
 });

@@ -80,12 +80,20 @@ function onUploadFrame(frame) {
   if (frame.error != null) return finishUpload(upload, String(frame.error));
   const { status, received } = frame.upload;
   if (received != null) { upload.acked = received; progress(upload); }
-  if (status === 'ready') pump(upload);
-  else if (status === 'done') {
+  if (status === 'done') {
     upload.acked = upload.file.size;
     progress(upload);
     finishUpload(upload);
-  } else if (received != null) pump(upload);
+  } else if (upload.socket !== socket) resyncUploads(); // replayed after a resume
+  else if (status === 'ready' || received != null) pump(upload);
+}
+// Resumed: once the replay settled, pumping goes on where the server is.
+let resyncTimer;
+function resyncUploads() {
+  clearTimeout(resyncTimer);
+  resyncTimer = setTimeout(() => uploads.forEach((upload) => {
+    if (upload.socket !== socket && isOpen()) { upload.socket = socket; upload.sent = upload.acked; pump(upload); }
+  }), 150);
 }
 function progress(upload) {
   if (upload.item) upload.item.lastChild.value = upload.acked;

@@ -320,9 +320,16 @@ impl Session {
                                 Message::Ping(_) | Message::Pong(_) => Ok(()),
                                 // tungstenite has queued its answer (the same code,
                                 // or 1002 for a code not allowed on the wire).
-                                Message::Close(_) => {
+                                // 1001: the page is gone (a browser sends it when
+                                // the page unloads), its session ends; after any
+                                // other close it may come back and resume.
+                                Message::Close(frame) => {
                                     let _ = self.writer.flush().await;
-                                    Err(End::Gone)
+                                    if frame.is_some_and(|f| f.code == close::GOING_AWAY) {
+                                        Err(End::Lost)
+                                    } else {
+                                        Err(End::Gone)
+                                    }
                                 }
                             },
                             Err(end) => Err(end),
