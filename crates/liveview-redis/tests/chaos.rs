@@ -68,7 +68,10 @@ async fn page(
     let mut sent = 0;
     // Spread the senders over the interval.
     let mut next_send = Instant::now() + EVERY.mul_f64((me as f64) / (PAGES as f64));
-    let quiet_until = stop_sending + Duration::from_secs(5);
+    // Done when, after the last send, its answers are in and the chat has
+    // been silent for two seconds (a loaded machine is slow, not lossy).
+    let give_up = stop_sending + Duration::from_secs(60);
+    let mut silent_since: Option<Instant> = None;
     loop {
         tokio::select! {
             changed = cuts.changed() => {
@@ -85,9 +88,15 @@ async fn page(
             }
             frame = timeout(Duration::from_millis(500), client.recv()) => {
                 let Ok(frame) = frame else {
-                    if Instant::now() > quiet_until { break; }
+                    let now = Instant::now();
+                    let since = *silent_since.get_or_insert(now);
+                    let settled = now > stop_sending && client.unanswered().is_empty();
+                    if (settled && now - since >= Duration::from_secs(2)) || now > give_up {
+                        break;
+                    }
                     continue;
                 };
+                silent_since = None;
                 let Some(line) = frame.patch.html else { continue };
                 let (from, n) = line.split_once(':').unwrap();
                 let (from, n): (u64, u64) = (from.parse().unwrap(), n.parse().unwrap());
