@@ -25,11 +25,13 @@ mod portable;
 mod refusal;
 mod resume;
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::future::Either;
 use http::request::Parts;
 use liveview_protocol::{BROADCAST_GROUP, Dialect};
 use tokio::sync::watch;
@@ -69,16 +71,23 @@ pub(crate) struct Accepted {
 
 /// Runs one connection until it ends. `guard` is held for as long as it has
 /// a socket (it counts the connection).
-pub(crate) async fn run<G: Send + 'static>(
+///
+/// Not an `async fn`: a task's future is as large as its largest state, and
+/// an async wrapper around [`start`] would keep a second copy of the socket
+/// and the request for every connection. Only a socket opened to resume a
+/// session pays for one (boxed).
+pub(crate) fn run<G: Send + 'static>(
     socket: WebSocket,
     app: Arc<App>,
     accepted: Accepted,
     guard: G,
-) {
+) -> impl Future<Output = ()> + Send {
     let guard: Guard = Box::new(guard);
-    let (socket, guard, beginning) = if accepted.dialect.has_sessions() && accepted.resume {
-        // Boxed: rare, and the task's future is as large as its largest state.
-        match Box::pin(resume::hand_over(socket, guard, &app, &accepted.room)).await {
+    if !(accepted.dialect.has_sessions() && accepted.resume) {
+        return Either::Left(start(socket, app, accepted, guard, Beginning::Fresh(None)));
+    }
+    Either::Right(Box::pin(async move {
+        let beginning = match resume::hand_over(socket, guard, &app, &accepted.room).await {
             HandOver::Done => return,
             HandOver::Fresh(socket, guard, refusal) => {
                 (socket, guard, Beginning::Fresh(Some(refusal)))
@@ -86,11 +95,10 @@ pub(crate) async fn run<G: Send + 'static>(
             HandOver::Restore(socket, guard, restored) => {
                 (socket, guard, Beginning::Restored(restored))
             }
-        }
-    } else {
-        (socket, guard, Beginning::Fresh(None))
-    };
-    start(socket, app, accepted, guard, beginning).await;
+        };
+        let (socket, guard, beginning) = beginning;
+        start(socket, app, accepted, guard, beginning).await;
+    }))
 }
 
 /// How a connection's session begins.
@@ -131,7 +139,8 @@ async fn start(
         }
     }
     tracing::debug!(%id, room = &*room, ?dialect, "liveview: connected");
-    let connection = Connection::new(id, room, request, mailbox).with_room_claims(room_claims);
+    let connection =
+        Arc::new(Connection::new(id, room, request, mailbox).with_room_claims(room_claims));
     let limits = &app.limits;
     let (page, journal) = match (&beginning, dialect.has_sessions()) {
         (_, false) => (None, None),
@@ -166,7 +175,7 @@ async fn start(
         }
     };
     let journal = journal.map(Box::new);
-    let ctx = Ctx::new(Arc::new(connection), Arc::clone(&app.services));
+    let ctx = Ctx::new(connection, Arc::clone(&app.services));
     let limiter = app
         .limits
         .events_per_second
