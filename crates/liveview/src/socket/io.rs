@@ -2,12 +2,14 @@
 //! close frames, and what a failed read means.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 
 use crate::layer::ConnId;
+use crate::telemetry::{self, Wire};
 
 /// RFC 6455 close codes the server uses.
 pub(super) mod close {
@@ -37,18 +39,35 @@ pub(super) enum End {
     SessionEnded(Box<str>),
 }
 
+impl End {
+    /// The close code this end sends; `None` when nothing is sent.
+    pub(super) fn code(&self) -> Option<u16> {
+        match self {
+            End::Gone => None,
+            End::Close(code, _) => Some(*code),
+            End::SessionEnded(_) => Some(close::SESSION_ENDED),
+        }
+    }
+}
+
 /// What every step of the loop returns.
 pub(super) type Step = Result<(), End>;
 
-/// The socket, with the write timeout applied to every write.
+/// The socket, with the write timeout applied to every write, counting
+/// the text frames it is handed.
 pub(super) struct Writer {
     socket: WebSocket,
     timeout: Duration,
+    wire: Arc<Wire>,
 }
 
 impl Writer {
-    pub(super) fn new(socket: WebSocket, timeout: Duration) -> Self {
-        Writer { socket, timeout }
+    pub(super) fn new(socket: WebSocket, timeout: Duration, wire: Arc<Wire>) -> Self {
+        Writer {
+            socket,
+            timeout,
+            wire,
+        }
     }
 
     pub(super) fn socket(&mut self) -> &mut WebSocket {
@@ -57,6 +76,7 @@ impl Writer {
 
     /// Buffers a text frame without flushing.
     pub(super) async fn feed(&mut self, text: Utf8Bytes) -> Step {
+        self.wire.frame(text.len());
         timed(self.timeout, self.socket.feed(Message::Text(text))).await
     }
 
@@ -66,6 +86,7 @@ impl Writer {
 
     /// Writes a text frame and flushes.
     pub(super) async fn write(&mut self, text: Utf8Bytes) -> Step {
+        self.wire.frame(text.len());
         self.send(Message::Text(text)).await
     }
 
@@ -104,6 +125,7 @@ where
             Err(End::Gone)
         }
         Err(_) => {
+            telemetry::write_timeout();
             tracing::warn!(
                 ?timeout,
                 "liveview: write timed out, closing the connection"
@@ -115,6 +137,7 @@ where
 
 /// The client cannot keep up with what is pushed to it.
 pub(super) fn overflowed(id: ConnId) -> End {
+    telemetry::mailbox_overflow();
     tracing::warn!(%id, "liveview: client too slow, outgoing queue full");
     End::Close(close::TRY_AGAIN_LATER, "too slow to receive")
 }

@@ -65,6 +65,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         shutdown,
         deadline,
     } = accepted;
+    let _open = crate::telemetry::ConnectionOpen::new();
     let layer = &app.services.layer;
     let id = ConnId::next(layer.node());
     let (mailbox, outbox) = Mailbox::new(app.limits.outgoing_queue);
@@ -91,7 +92,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         .frame_budget
         .map(|(rate, burst)| RateLimiter::new(rate, burst));
     let mut session = Session {
-        writer: Writer::new(socket, app.limits.write_timeout),
+        writer: Writer::new(socket, app.limits.write_timeout, app.metrics.wire()),
         app: Arc::clone(&app),
         ctx,
         dialect,
@@ -111,6 +112,7 @@ pub(crate) async fn run<G: Send>(socket: WebSocket, app: Arc<App>, accepted: Acc
         Ok(()) => session.serve(outbox, shutdown).await,
         Err(end) => end,
     };
+    crate::telemetry::connection_closed(end.code());
     match end {
         End::Close(code, reason) => Box::pin(session.writer.close(code, reason)).await,
         End::SessionEnded(redirect) => {
