@@ -5,17 +5,23 @@
 //! evaluated only when a subscriber wants the span: with none, or one that
 //! filters them out, a span costs a check of the level filter.
 
+use std::fmt::Display;
 use std::time::Duration;
 
 use tracing::Span;
 use tracing::field::Empty;
 
 use super::names::{BROADCAST_SPAN, EVENT_SPAN};
-use crate::layer::ConnId;
 
 /// The span of one event. `outcome` and `duration_us` are recorded when it
-/// is answered ([`finish_event`]).
-pub(crate) fn event(function: &str, reference: Option<u64>, conn: ConnId, room: &str) -> Span {
+/// is answered ([`finish_event`]). `conn` is the connection id (taken as
+/// anything printable: this module depends on no other of the crate).
+pub(crate) fn event(
+    function: &str,
+    reference: Option<u64>,
+    conn: impl Display,
+    room: &str,
+) -> Span {
     tracing::info_span!(
         EVENT_SPAN,
         function,
