@@ -64,7 +64,7 @@ pub(super) async fn upload_sweep(slot: &mut Option<Box<UploadTable>>) {
 }
 
 /// Polls the running handler under its deadline and a panic guard.
-pub(super) async fn run_in_flight(slot: &mut Option<InFlight>) -> Completion {
+pub(super) async fn run_in_flight(slot: &mut Option<Box<InFlight>>) -> Completion {
     let Some(in_flight) = slot else {
         return std::future::pending().await;
     };
@@ -188,12 +188,12 @@ impl Session {
                 handler.call(ctx, event, files).await
             })
         };
-        self.in_flight = Some(InFlight {
+        self.in_flight = Some(Box::new(InFlight {
             function,
             reference,
             deadline: Instant::now() + self.app.limits.handler_timeout,
             future: future.instrument(span),
-        });
+        }));
     }
 
     /// Writes the answer of the handler that just finished, after the frames

@@ -135,7 +135,8 @@ struct Session {
     limiter: Option<RateLimiter>,
     /// What every client frame spends (`Limits::frame_budget`).
     budget: Option<RateLimiter>,
-    in_flight: Option<InFlight>,
+    /// Boxed: an idle connection holds only the pointer's slot.
+    in_flight: Option<Box<InFlight>>,
     last_seen: Instant,
     /// Created on the first upload: most connections never upload.
     uploads: Option<Box<UploadTable>>,
