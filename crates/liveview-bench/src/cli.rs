@@ -117,6 +117,16 @@ pub(crate) struct Common {
     #[arg(long, value_name = "BYTES")]
     pub(crate) server_read_buffer: Option<usize>,
 
+    /// Install a Prometheus recorder in the spawned server (liveview's
+    /// metrics recorded, as an app exporting them would).
+    #[arg(long)]
+    pub(crate) server_metrics: bool,
+
+    /// Install a `tracing` subscriber in the spawned server with this filter
+    /// (e.g. `info`: liveview's event and broadcast spans are created).
+    #[arg(long, value_name = "FILTER")]
+    pub(crate) server_trace: Option<String>,
+
     /// Hide the progress bar (it is only drawn when stderr is a terminal).
     #[arg(long)]
     pub(crate) no_progress: bool,
@@ -346,6 +356,14 @@ pub(crate) struct ServeArgs {
     /// Initial WebSocket read buffer per connection (default: liveview's).
     #[arg(long)]
     pub(crate) read_buffer_bytes: Option<usize>,
+
+    /// Install a Prometheus recorder before building the app.
+    #[arg(long)]
+    pub(crate) metrics: bool,
+
+    /// Install a `tracing` fmt subscriber (to stderr) with this filter.
+    #[arg(long, value_name = "FILTER")]
+    pub(crate) trace: Option<String>,
 }
 
 /// Parses a positive rate.

@@ -142,6 +142,23 @@ pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> 
 }
 
 async fn serve(args: &ServeArgs) -> Result<(), BoxError> {
+    if let Some(filter) = &args.trace {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter)?)
+            .with_writer(std::io::stderr)
+            .try_init()?;
+    }
+    if args.metrics {
+        // Before the app is built: its hot-path handles bind to it.
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
     let app = app(args.read_buffer_bytes)?;
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     if args.print_addr {

@@ -45,19 +45,25 @@ impl Server {
                 pid: common.server_pid,
                 child: None,
             }),
-            None => Self::spawn(common.server_threads, common.server_read_buffer).await,
+            None => Self::spawn(common).await,
         }
     }
 
-    async fn spawn(threads: Option<usize>, read_buffer: Option<usize>) -> Result<Self, BoxError> {
+    async fn spawn(common: &Common) -> Result<Self, BoxError> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--print-addr"]);
-        if let Some(t) = threads {
+        if let Some(t) = common.server_threads {
             cmd.args(["--threads", &t.to_string()]);
         }
-        if let Some(b) = read_buffer {
+        if let Some(b) = common.server_read_buffer {
             cmd.args(["--read-buffer-bytes", &b.to_string()]);
+        }
+        if common.server_metrics {
+            cmd.arg("--metrics");
+        }
+        if let Some(filter) = &common.server_trace {
+            cmd.args(["--trace", filter]);
         }
         let mut child = cmd
             .stdin(Stdio::piped())

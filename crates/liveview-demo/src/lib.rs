@@ -16,6 +16,7 @@
 //! node; each node pushes its own figures (case 4) to its own pages.
 
 pub mod db;
+pub mod exporter;
 pub mod handlers;
 mod pages;
 pub mod source;
@@ -58,6 +59,10 @@ pub struct Config {
     /// any other room is refused (`403`). `None` (the default): unsigned
     /// rooms, as Django LiveView's.
     pub room_secret: Option<String>,
+    /// liveview's metrics in Prometheus text at `/metrics`, and a few of
+    /// them on the stats page; from [`exporter::install`]. `None` (the
+    /// default): no `/metrics`.
+    pub exporter: Option<exporter::Exporter>,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             metrics: Metrics::default(),
             redis: None,
             room_secret: None,
+            exporter: None,
         }
     }
 }
@@ -133,6 +139,8 @@ pub struct AppState {
     /// its view of the visitors, goes to its own pages only: a broadcast
     /// would also reach the pages of the other nodes, which push their own.
     pub pages: String,
+    /// The metrics recorder, when there is one (the stats page reads it).
+    pub exporter: Option<exporter::Exporter>,
 }
 
 /// The sections of case 5, each with its own URL.
@@ -253,6 +261,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
         started: Instant::now(),
         pages: format!("pages:{}", presence.node_id()),
         presence: presence.clone(),
+        exporter: config.exporter.clone(),
     };
     if let Some(secret) = &config.room_secret {
         builder = builder
@@ -301,6 +310,10 @@ pub async fn build(config: Config) -> Result<App, Error> {
         app: app.clone(),
     })
     .merge(lv.router());
+    let router = match config.exporter {
+        Some(exporter) => router.merge(exporter.router()),
+        None => router,
+    };
     Ok(App {
         router,
         lv,

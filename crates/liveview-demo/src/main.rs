@@ -43,6 +43,15 @@ struct Args {
     /// issue. Read from the environment only, to keep it out of `ps`.
     #[arg(skip = std::env::var("LIVEVIEW_ROOM_SECRET").ok())]
     room_secret: Option<String>,
+
+    /// Do not record metrics (no `/metrics`, no live metrics on the stats
+    /// page).
+    #[arg(long)]
+    no_metrics: bool,
+
+    /// Serve `/metrics` to every client, not only to loopback ones.
+    #[arg(long, env = "LIVEVIEW_METRICS_PUBLIC")]
+    metrics_public: bool,
 }
 
 #[tokio::main]
@@ -67,6 +76,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::new(&args.db);
     config.redis.clone_from(&args.redis);
     config.room_secret.clone_from(&args.room_secret);
+    if !args.no_metrics {
+        // Before the demo is built: liveview binds its handles to it.
+        config.exporter = Some(liveview_demo::exporter::install()?.public(args.metrics_public));
+    }
     let App { router, lv, state } = build(config).await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await

@@ -29,6 +29,8 @@ pub struct Figures {
     pub time: String,
     /// Which push this is (0: rendered with the page).
     pub tick: u64,
+    /// liveview's own metrics, when a recorder is installed.
+    pub live: Option<crate::exporter::Live>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             articles: self.db.article_count().await?,
             time: clock(SystemTime::now()),
             tick,
+            live: self.exporter.as_ref().map(crate::exporter::Exporter::live),
         })
     }
 }

@@ -230,6 +230,7 @@ impl RedisLayer {
             return true;
         }
         let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        liveview::telemetry::outage_dropped(1);
         if dropped.is_power_of_two() {
             tracing::warn!(
                 dropped,

@@ -167,6 +167,7 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
                 .arg(origin_ttl)
                 .ignore();
         }
+        liveview::telemetry::outage_buffer_depth(batch.len() + rx.len());
         let mut conn = shared.manager.clone();
         let result: Result<Vec<u64>, redis::RedisError> =
             match timeout(config.op_timeout, pipe.query_async(&mut conn)).await {
@@ -186,6 +187,7 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
                     confirmed = confirmed.max(fence.upto);
                     if lost > 0 {
                         shared.dropped.fetch_add(lost, Ordering::Relaxed);
+                        liveview::telemetry::outage_dropped(lost);
                         tracing::warn!(
                             lost,
                             "liveview: messages for other nodes were lost in a redis outage"
@@ -197,6 +199,7 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
                 }
                 backoff.reset();
                 batch.clear();
+                liveview::telemetry::outage_buffer_depth(rx.len());
             }
             Err(err)
                 if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>

@@ -50,6 +50,8 @@ pub(crate) struct App {
     pub(crate) _upload_dir: Option<UploadDir>,
     pub(crate) limits: Limits,
     pub(crate) services: Arc<Services>,
+    /// The metric handles of the hot paths, registered at build.
+    pub(crate) metrics: crate::telemetry::Metrics,
 }
 
 impl App {

@@ -64,6 +64,7 @@
 //! - [`upload`]: upload limits and uploaded files;
 //! - [`rooms`]: the groups of rooms and signed room ids;
 //! - [`templates`]: the minijinja environment and its helpers;
+//! - [`telemetry`]: metric names and spans, and what other layers report;
 //! - [`client`]: the embedded browser client's URL and tag;
 //! - [`protocol`]: the wire types (`liveview-protocol`).
 //!
@@ -103,6 +104,7 @@ mod server;
 mod services;
 pub mod session;
 mod socket;
+pub mod telemetry;
 pub mod templates;
 pub mod upload;
 

@@ -131,6 +131,13 @@ impl LocalHub {
     /// [`ChannelLayer::group_control`](super::ChannelLayer::group_control))
     /// goes to the members' socket tasks, not to their browsers.
     pub fn deliver_group(&self, group: &str, frame: &Frame) -> usize {
+        let span = crate::telemetry::spans::broadcast(group);
+        let receivers = self.deliver_members(group, frame);
+        crate::telemetry::spans::finish_broadcast(&span, receivers);
+        receivers
+    }
+
+    fn deliver_members(&self, group: &str, frame: &Frame) -> usize {
         let inner = self.read();
         let Some(members) = inner.groups.get(group) else {
             return 0;

@@ -179,7 +179,7 @@ impl Presence {
             since: now_ms(),
         };
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner.local)
+        let replaced = lock(&self.inner.local)
             .entry(topic.to_owned())
             .or_default()
             .insert(
@@ -189,6 +189,7 @@ impl Presence {
                     generation,
                 },
             );
+        crate::telemetry::presence_entries(if replaced.is_some() { 0.0 } else { 1.0 });
         self.inner.emit(PresenceEvent::Join {
             topic: topic.to_owned(),
             entry: entry.clone(),
@@ -279,6 +280,7 @@ impl Presence {
                 })
                 .collect()
         };
+        crate::telemetry::presence_entries(-(entries.len() as f64));
         for (topic, entry) in &entries {
             self.inner.emit(PresenceEvent::Leave {
                 topic: topic.clone(),
@@ -356,6 +358,7 @@ impl Inner {
         let Some(Tracked { entry, .. }) = removed else {
             return;
         };
+        crate::telemetry::presence_entries(-1.0);
         if let Some(backend) = self.backend.get() {
             backend.leave(topic, &entry);
         }

@@ -528,6 +528,7 @@ impl LiveViewBuilder {
             debug: self.debug,
             max_outgoing_frame_bytes: self.limits.max_outgoing_frame_bytes,
         };
+        let metrics = crate::telemetry::Metrics::new(handlers.keys().map(|name| &**name));
         let app = App {
             handlers,
             before: self.before,
@@ -542,6 +543,7 @@ impl LiveViewBuilder {
             _upload_dir: upload_dir,
             limits: self.limits,
             services: Arc::new(services),
+            metrics,
         };
         let connect_rate = ConnectRate::from_limits(&app.limits);
         Ok(LiveView {

@@ -68,18 +68,26 @@ impl SessionStore {
 
     /// Counts a session parked; `false` (not counted) when `max` are.
     pub(crate) fn try_park(&self, max: usize) -> bool {
-        self.parked
+        let parked = self
+            .parked
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
-            .is_ok()
+            .is_ok();
+        if parked {
+            crate::telemetry::sessions_parked(1);
+        }
+        parked
     }
 
     /// A parked session was resumed or ended.
     pub(crate) fn unpark(&self) {
-        let _ = self
+        let was = self
             .parked
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if was.is_ok() {
+            crate::telemetry::sessions_parked(-1);
+        }
     }
 
     /// Sessions parked now.

@@ -10,6 +10,8 @@ use axum::extract::ws::Message;
 use futures_util::FutureExt;
 use liveview_protocol::{ClientMessage, Event, UploadRequest};
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::instrument::Instrumented;
 
 use super::Session;
 use super::io::{End, Step, close};
@@ -20,6 +22,7 @@ use crate::handler::{BoxFuture, BoxedHandler, Failure, Outcome};
 use crate::layer::MailboxReceiver;
 use crate::limits::{EventVerdict, FrameCost};
 use crate::reply::Reply;
+use crate::telemetry::{names, spans};
 use crate::upload::{ChunkOutcome, UploadTable, UploadedFile};
 
 /// Events dropped in a row by the rate limiter before the connection is closed.
@@ -29,8 +32,10 @@ const MAX_DROPPED_IN_A_ROW: u32 = 10;
 pub(super) struct InFlight {
     function: Box<str>,
     reference: Option<u64>,
+    /// Its start plus the handler timeout.
     deadline: Instant,
-    future: BoxFuture<Outcome>,
+    /// Runs inside the event's span.
+    future: Instrumented<BoxFuture<Outcome>>,
 }
 
 /// What the checks decided about an event.
@@ -62,7 +67,7 @@ pub(super) async fn upload_sweep(slot: &mut Option<Box<UploadTable>>) {
 }
 
 /// Polls the running handler under its deadline and a panic guard.
-pub(super) async fn run_in_flight(slot: &mut Option<InFlight>) -> Completion {
+pub(super) async fn run_in_flight(slot: &mut Option<Box<InFlight>>) -> Completion {
     let Some(in_flight) = slot else {
         return std::future::pending().await;
     };
@@ -91,6 +96,7 @@ impl Session {
             Ok(_) => return self.refuse(&Refusal::unsupported(), None).await,
             Err(err) => {
                 let refusal = Refusal::undecodable(self.ctx.id(), &err);
+                self.app.metrics.event_refused("", refusal.code());
                 return self.refuse(&refusal, None).await;
             }
         };
@@ -99,7 +105,10 @@ impl Session {
                 self.start(handler, event, files);
                 Ok(())
             }
-            Admission::Refuse(refusal) => self.refuse(&refusal, Some(&event)).await,
+            Admission::Refuse(refusal) => {
+                self.refused(&event, refusal.code());
+                self.refuse(&refusal, Some(&event)).await
+            }
             Admission::Duplicate => {
                 tracing::debug!(id = %self.ctx.id(), reference = ?event.reference, "liveview: event received twice, not run again");
                 Ok(())
@@ -181,6 +190,7 @@ impl Session {
     fn start(&mut self, handler: BoxedHandler, event: Event, files: Vec<UploadedFile>) {
         let function = event.function.as_str().into();
         let reference = event.reference;
+        let span = spans::event(&event.function, reference, self.ctx.id(), self.ctx.room());
         let future = if self.app.before.is_empty() {
             handler.call(self.ctx.clone(), event, files)
         } else {
@@ -195,12 +205,12 @@ impl Session {
                 handler.call(ctx, event, files).await
             })
         };
-        self.in_flight = Some(InFlight {
+        self.in_flight = Some(Box::new(InFlight {
             function,
             reference,
             deadline: Instant::now() + self.app.limits.handler_timeout,
-            future,
-        });
+            future: future.instrument(span),
+        }));
     }
 
     /// Writes the answer of the handler that just finished, after the frames
@@ -214,13 +224,30 @@ impl Session {
         let Some(done) = self.in_flight.take() else {
             return Ok(());
         };
+        let elapsed = (done.deadline - self.app.limits.handler_timeout).elapsed();
         self.feed_queued(outbox).await?;
-        let answered = self
+        let (step, outcome) = self
             .answer(&done.function, done.reference, completion)
             .await;
+        self.app
+            .metrics
+            .event_finished(&done.function, outcome, elapsed);
+        spans::finish_event(done.future.span(), outcome, elapsed);
         // Written, or journaled for the socket that resumes the session.
         self.write_through();
-        answered
+        step
+    }
+
+    /// Reports an event refused before its handler ran, on its own span.
+    fn refused(&self, event: &Event, outcome: &'static str) {
+        self.app.metrics.event_refused(&event.function, outcome);
+        let span = spans::event(
+            &event.function,
+            event.reference,
+            self.ctx.id(),
+            self.ctx.room(),
+        );
+        spans::finish_event(&span, outcome, std::time::Duration::ZERO);
     }
 
     /// Runs an app's connect or resume hook and pushes what it returns.
@@ -233,17 +260,18 @@ impl Session {
             Ok(Err(panic)) => Completion::Panicked(panic_message(&*panic)),
             Err(_) => Completion::TimedOut,
         };
-        self.answer(name, None, completion).await
+        self.answer(name, None, completion).await.0
     }
 
     /// Writes the answer to a finished handler: its patches in the
-    /// connection's dialect, or an error frame.
+    /// connection's dialect, or an error frame. Says which: `ok`, or the
+    /// error frame's code.
     async fn answer(
         &mut self,
         function: &str,
         reference: Option<u64>,
         completion: Completion,
-    ) -> Step {
+    ) -> (Step, &'static str) {
         match self.outcome(function, completion) {
             Ok(reply) => {
                 let patches = reply.into_patches();
@@ -255,19 +283,24 @@ impl Session {
                         // one (one frame each); a v1 answer is one frame.
                         let refusal =
                             Refusal::reply_too_large(self.ctx.id(), function, json.len(), limit);
-                        return self
+                        let step = self
                             .writer
                             .write(refusal.frame(Some(function), reference))
                             .await;
+                        return (step, refusal.code());
                     }
-                    self.writer.feed(json.into()).await?;
+                    if let Err(end) = self.writer.feed(json.into()).await {
+                        return (Err(end), names::OK);
+                    }
                 }
-                self.writer.flush().await
+                (self.writer.flush().await, names::OK)
             }
             Err(refusal) => {
-                self.writer
+                let step = self
+                    .writer
                     .write(refusal.frame(Some(function), reference))
-                    .await
+                    .await;
+                (step, refusal.code())
             }
         }
     }

@@ -2,6 +2,7 @@
 //! close frames, and what a failed read means.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -9,6 +10,7 @@ use futures_util::SinkExt;
 
 use crate::layer::ConnId;
 use crate::session::Journal;
+use crate::telemetry::{self, Wire};
 
 /// RFC 6455 close codes the server uses.
 pub(super) mod close {
@@ -42,11 +44,23 @@ pub(super) enum End {
     Lost,
 }
 
+impl End {
+    /// The close code this end sends; `None` when nothing is sent.
+    pub(super) fn code(&self) -> Option<u16> {
+        match self {
+            End::Gone | End::Lost => None,
+            End::Close(code, _) => Some(*code),
+            End::SessionEnded(_) => Some(close::SESSION_ENDED),
+        }
+    }
+}
+
 /// What every step of the loop returns.
 pub(super) type Step = Result<(), End>;
 
-/// The socket, with the write timeout applied to every write, and for a
-/// page session the journal of the frames written to it.
+/// The socket, with the write timeout applied to every write, counting
+/// the text frames it sends, and for a page session the journal of the
+/// frames written to it.
 ///
 /// A parked session has no socket: its frames go to the journal only, for
 /// the socket that resumes it.
@@ -54,14 +68,21 @@ pub(super) struct Writer {
     socket: Option<WebSocket>,
     timeout: Duration,
     journal: Option<Box<Journal>>,
+    wire: Arc<Wire>,
 }
 
 impl Writer {
-    pub(super) fn new(socket: WebSocket, timeout: Duration, journal: Option<Box<Journal>>) -> Self {
+    pub(super) fn new(
+        socket: WebSocket,
+        timeout: Duration,
+        journal: Option<Box<Journal>>,
+        wire: Arc<Wire>,
+    ) -> Self {
         Writer {
             socket: Some(socket),
             timeout,
             journal,
+            wire,
         }
     }
 
@@ -109,7 +130,10 @@ impl Writer {
     /// session frame, a replayed one).
     pub(super) async fn feed_unrecorded(&mut self, text: Utf8Bytes) -> Step {
         match &mut self.socket {
-            Some(socket) => timed(self.timeout, socket.feed(Message::Text(text))).await,
+            Some(socket) => {
+                self.wire.frame(text.len());
+                timed(self.timeout, socket.feed(Message::Text(text))).await
+            }
             None => Ok(()),
         }
     }
@@ -166,6 +190,7 @@ where
             Err(End::Gone)
         }
         Err(_) => {
+            telemetry::write_timeout();
             tracing::warn!(
                 ?timeout,
                 "liveview: write timed out, closing the connection"
@@ -177,6 +202,7 @@ where
 
 /// The client cannot keep up with what is pushed to it.
 pub(super) fn overflowed(id: ConnId) -> End {
+    telemetry::mailbox_overflow();
     tracing::warn!(%id, "liveview: client too slow, outgoing queue full");
     End::Close(close::TRY_AGAIN_LATER, "too slow to receive")
 }

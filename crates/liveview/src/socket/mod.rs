@@ -126,6 +126,7 @@ async fn start(
         deadline,
         resume: _,
     } = accepted;
+    let _open = crate::telemetry::ConnectionOpen::new();
     let layer = &app.services.layer;
     let id = ConnId::next(layer.node());
     let (mailbox, outbox) = Mailbox::new(app.limits.outgoing_queue);
@@ -185,7 +186,12 @@ async fn start(
         .frame_budget
         .map(|(rate, burst)| RateLimiter::new(rate, burst));
     let mut session = Session {
-        writer: Writer::new(socket, app.limits.write_timeout, journal),
+        writer: Writer::new(
+            socket,
+            app.limits.write_timeout,
+            journal,
+            app.metrics.wire(),
+        ),
         app: Arc::clone(&app),
         ctx,
         dialect,
@@ -214,6 +220,7 @@ async fn start(
         // For the process that replaces this one.
         Box::pin(session.save_for_shutdown()).await;
     }
+    crate::telemetry::connection_closed(end.code());
     match end {
         End::Close(code, reason) => Box::pin(session.writer.close(code, reason)).await,
         End::SessionEnded(redirect) => {
@@ -240,7 +247,8 @@ struct Session {
     limiter: Option<RateLimiter>,
     /// What every client frame spends (`Limits::frame_budget`).
     budget: Option<RateLimiter>,
-    in_flight: Option<InFlight>,
+    /// Boxed: an idle connection holds only the pointer's slot.
+    in_flight: Option<Box<InFlight>>,
     last_seen: Instant,
     /// Created on the first upload: most connections never upload.
     uploads: Option<Box<UploadTable>>,

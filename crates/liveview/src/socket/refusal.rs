@@ -128,6 +128,11 @@ impl Refusal {
     }
 
     /// The error frame, about the event `function` / `reference` when known.
+    /// The error frame's code, as on the wire (the `outcome` label).
+    pub(super) fn code(&self) -> &'static str {
+        self.code.as_str()
+    }
+
     pub(super) fn frame(&self, function: Option<&str>, reference: Option<u64>) -> Utf8Bytes {
         ServerFrame::Error {
             message: &self.message,
