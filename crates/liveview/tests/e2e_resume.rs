@@ -5,6 +5,7 @@
 //! - Resumed: the per-session state goes on, an event clicked while
 //!   offline runs once, an answer and a push written while the page was
 //!   offline arrive once.
+//! - An upload under way goes on after the resume.
 //! - Not resumed (a new server behind the proxy): the page fetches itself
 //!   again and morphs its body in, keeping the focused field's text, with
 //!   no reload, and works on.
@@ -18,7 +19,8 @@ use std::time::Duration;
 
 use axum::response::Html;
 use axum::routing::get;
-use liveview::{Ctx, LiveView, Patch};
+use liveview::upload::UploadConfig;
+use liveview::{Ctx, LiveView, Patch, Result, Uploads};
 use liveview_e2e::proxy::TcpProxy;
 use liveview_e2e::scripted::{PageExt, document};
 use liveview_e2e::{Browser, Page, wait_connections};
@@ -251,4 +253,80 @@ async fn wait_for(mut condition: impl FnMut() -> bool, what: &str) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+async fn upload_file(files: Uploads) -> Result<Patch> {
+    let mut html = String::new();
+    for file in files.iter() {
+        let bytes = file.bytes().await?;
+        let sum: u64 = bytes.iter().map(|b| u64::from(*b)).sum();
+        html += &format!("<li>{} {} sum={sum}</li>", file.name(), file.size());
+    }
+    Ok(Patch::html("#result", html))
+}
+
+/// An upload under way when the socket drops is not aborted: after the
+/// resume, the replayed status frames say where the server is, and the
+/// client goes on from there on the new socket. The proxy loses the
+/// server's answers first (the upload's "ready" among them), so the upload
+/// is pending on the server when the socket is cut.
+#[tokio::test]
+async fn an_upload_goes_on_after_a_cut_socket_in_chromium() {
+    let lv = LiveView::builder()
+        .auto_register(false)
+        .handler("upload_file", upload_file)
+        .uploads(
+            "upload_file",
+            UploadConfig::default().max_file_size(4 * 1024 * 1024),
+        )
+        .build()
+        .unwrap();
+    let html = document(
+        r#"data-room="resume-up""#,
+        "Upload",
+        r#"<form id="f" data-liveview-function="upload_file" data-action="submit->page#run">
+          <input id="file" type="file" name="file">
+          <ul data-liveview-upload-list="file"></ul>
+          <button id="send" type="submit">Upload</button>
+        </form><ul id="result"></ul>"#,
+    );
+    let app = axum::Router::new()
+        .route("/", get(move || async move { Html(html) }))
+        .merge(lv.router());
+    let addr = liveview_e2e::serve(app).await;
+    let proxy = TcpProxy::start(addr.port()).await;
+    let dir = std::env::temp_dir().join(format!(
+        "liveview-resume-{}",
+        liveview::templates::new_room_id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.bin");
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sum: u64 = data.iter().map(|b| u64::from(*b)).sum();
+    std::fs::write(&path, &data).unwrap();
+    Browser::run("an_upload_goes_on_after_a_cut_socket_in_chromium", |page| async move {
+        page.goto(&format!("http://{}/", proxy.addr())).await;
+        page.eval(
+            "window.__resumed = []; window.__uploadErrors = [];
+             document.addEventListener('liveview:resumed', (e) => __resumed.push(e.detail));
+             document.addEventListener('liveview:upload-error', (e) => __uploadErrors.push(e.detail.message));",
+        )
+        .await;
+        proxy.lose_answers();
+        page.type_into("#file", &path.display().to_string()).await;
+        page.click("#send").await;
+        page.wait_until("return !!document.querySelector('.lv-upload')").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        proxy.cut();
+        page.wait_until("return __resumed.length === 1").await;
+        page.wait_for_text("#result", &format!("big.bin 1000000 sum={sum}"))
+            .await;
+        assert_eq!(
+            page.eval("return [__resumed[0].resumed, __uploadErrors]").await,
+            serde_json::json!([true, []])
+        );
+        page.assert_no_js_errors().await;
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
