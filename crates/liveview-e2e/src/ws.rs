@@ -47,11 +47,6 @@ impl TestServer {
             .expect("connect")
     }
 
-    /// A protocol-version-2 client in `room`, with its page session.
-    pub async fn session_client(&self, room: &str) -> crate::session::SessionClient {
-        crate::session::SessionClient::connect(self.addr, room).await
-    }
-
     /// A Django LiveView (legacy) client in `room`.
     pub async fn legacy_client(&self, room: &str) -> Client {
         let url = format!("ws://{}/ws/liveview/{room}/", self.addr);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use liveview::protocol::ResumeRefusal;
 use liveview::{Ctx, LiveView, LiveViewBuilder, Patch};
 use liveview_e2e::redis::RedisServer;
+use liveview_e2e::session::SessionClient;
 use liveview_e2e::ws::{PATIENCE, TestServer};
 use liveview_redis::{RedisLayer, RedisSessions};
 use serde_json::json;
@@ -56,7 +57,7 @@ async fn a_deploy_hands_its_sessions_to_the_next_process() {
     let redis = RedisServer::start();
     let old = node(&redis).await;
     let new = node(&redis).await;
-    let mut page = old.session_client("r1").await;
+    let mut page = SessionClient::connect(old.addr, "r1").await;
     for n in 1..=2 {
         page.event("incr", json!({})).await;
         assert_eq!(page.recv().await.patch.html, Some(n.to_string()));
@@ -84,7 +85,7 @@ async fn a_lost_socket_resumes_on_another_node_with_what_it_missed() {
     let redis = RedisServer::start();
     let a = node(&redis).await;
     let b = node(&redis).await;
-    let mut page = a.session_client("r2").await;
+    let mut page = SessionClient::connect(a.addr, "r2").await;
     page.event("incr", json!({})).await;
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
     page.cut();
@@ -111,7 +112,7 @@ async fn a_node_that_stops_answering_leaves_its_last_answered_state() {
     let redis = RedisServer::start();
     let a = node(&redis).await;
     let b = node(&redis).await;
-    let mut page = a.session_client("r3").await;
+    let mut page = SessionClient::connect(a.addr, "r3").await;
     for n in 1..=3 {
         page.event("incr", json!({})).await;
         assert_eq!(page.recv().await.patch.html, Some(n.to_string()));
@@ -132,7 +133,7 @@ async fn a_session_is_taken_once_and_state_that_cannot_travel_is_said_so() {
     let a = node(&redis).await;
     let b = node(&redis).await;
     let c = node(&redis).await;
-    let mut page = a.session_client("r4").await;
+    let mut page = SessionClient::connect(a.addr, "r4").await;
     page.event("incr", json!({})).await;
     page.recv().await;
     page.cut();
@@ -146,7 +147,7 @@ async fn a_session_is_taken_once_and_state_that_cannot_travel_is_said_so() {
     late.seen = seen;
     assert_eq!(late.resume().await.refused, Some(ResumeRefusal::Unknown));
     // A session with node-local state resumes only where it lives.
-    let mut local = a.session_client("r5").await;
+    let mut local = SessionClient::connect(a.addr, "r5").await;
     local.event("local", json!({})).await;
     local.recv().await;
     local.cut();

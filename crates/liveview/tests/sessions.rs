@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use liveview::protocol::ResumeRefusal;
 use liveview::{Ctx, Limits, LiveView, LiveViewBuilder, Patch};
+use liveview_e2e::session::SessionClient;
 use liveview_e2e::ws::{Client, PATIENCE, TestServer};
 use serde_json::json;
 
@@ -48,7 +49,7 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 #[tokio::test]
 async fn a_cut_socket_resumes_with_its_state_groups_and_missed_pushes() {
     let server = TestServer::start(builder()).await;
-    let mut page = server.session_client("r1").await;
+    let mut page = SessionClient::connect(server.addr, "r1").await;
     page.event("incr", json!({})).await;
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
     page.cut();
@@ -91,7 +92,7 @@ async fn frames_lost_in_flight_on_the_old_socket_are_replayed_once() {
     // The client saw none of the three frames (they were in the socket's
     // buffers when it died): it presents seen = 0 and gets all three.
     let server = TestServer::start(builder()).await;
-    let mut page = server.session_client("r2").await;
+    let mut page = SessionClient::connect(server.addr, "r2").await;
     let channels = server.lv.channels();
     for n in 0..3 {
         channels
@@ -121,7 +122,7 @@ async fn an_event_in_flight_when_the_socket_dies_runs_once_and_is_answered_once(
         }
     }))
     .await;
-    let mut page = server.session_client("r3").await;
+    let mut page = SessionClient::connect(server.addr, "r3").await;
     let r = page.event("slow", json!({})).await;
     // The server has it (its handler runs) when the socket dies.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -148,7 +149,7 @@ async fn an_event_in_flight_when_the_socket_dies_runs_once_and_is_answered_once(
 #[tokio::test]
 async fn an_event_received_before_is_not_run_again() {
     let server = TestServer::start(builder()).await;
-    let mut page = server.session_client("r4").await;
+    let mut page = SessionClient::connect(server.addr, "r4").await;
     page.event("incr", json!({})).await;
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
     // A client that re-sends it anyway (ref 1 again): dropped, not run.
@@ -174,7 +175,7 @@ async fn on_resume_runs_instead_of_on_connect() {
             .on_resume(|_ctx: Ctx| async { Patch::html("#status", "welcome back") }),
     )
     .await;
-    let mut page = server.session_client("r5").await;
+    let mut page = SessionClient::connect(server.addr, "r5").await;
     assert_eq!(page.recv().await.patch.html.as_deref(), Some("hello"));
     page.cut();
     assert!(page.resume().await.resumed);
@@ -188,7 +189,7 @@ async fn on_resume_runs_instead_of_on_connect() {
 #[tokio::test]
 async fn a_token_resumes_once_and_only_in_its_room() {
     let server = TestServer::start(builder()).await;
-    let mut page = server.session_client("room-a").await;
+    let mut page = SessionClient::connect(server.addr, "room-a").await;
     let first = page.token.clone();
     // Presented on another room's socket: refused there, and kept.
     let mut other = Client::connect(
@@ -225,7 +226,7 @@ async fn a_token_resumes_once_and_only_in_its_room() {
 #[tokio::test]
 async fn two_sockets_presenting_one_token_at_once_resume_it_once() {
     let server = TestServer::start(builder()).await;
-    let page = server.session_client("r6").await;
+    let page = SessionClient::connect(server.addr, "r6").await;
     let request = json!({"resume": {"token": page.token, "seen": 0}}).to_string();
     let url = format!("ws://{}/ws/liveview/r6/?v=2&resume=1", server.addr);
     let (mut a, mut b) = (
@@ -246,7 +247,7 @@ async fn a_session_not_resumed_within_its_window_ends() {
         builder().limits(Limits::default().resume_window(Duration::from_millis(200))),
     )
     .await;
-    let mut page = server.session_client("r7").await;
+    let mut page = SessionClient::connect(server.addr, "r7").await;
     page.cut();
     until("parked", || server.lv.parked_sessions() == 1).await;
     until("window closed", || server.lv.parked_sessions() == 0).await;
@@ -265,7 +266,7 @@ async fn a_session_not_resumed_within_its_window_ends() {
 async fn a_parked_session_past_its_replay_bound_ends_instead_of_growing() {
     let server =
         TestServer::start(builder().limits(Limits::default().replay_buffer(4, 1024 * 1024))).await;
-    let mut page = server.session_client("r8").await;
+    let mut page = SessionClient::connect(server.addr, "r8").await;
     page.cut();
     until("parked", || server.lv.parked_sessions() == 1).await;
     let channels = server.lv.channels();
@@ -285,7 +286,7 @@ async fn a_parked_session_past_its_replay_bound_ends_instead_of_growing() {
 async fn a_client_that_saw_less_than_the_replay_keeps_is_refused() {
     let server =
         TestServer::start(builder().limits(Limits::default().replay_buffer(2, 1024 * 1024))).await;
-    let mut page = server.session_client("r9").await;
+    let mut page = SessionClient::connect(server.addr, "r9").await;
     let channels = server.lv.channels();
     for n in 0..4 {
         channels
