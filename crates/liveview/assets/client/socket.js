@@ -18,7 +18,7 @@ function send(fn, data, fields, el, type, uploaded) {
   if (uploaded) message.uploads = uploaded;
   let text;
   try { text = JSON.stringify(message); } catch (err) { return warn('cannot encode event', err); }
-  if (el) busy(message.ref, el, type);
+  if (el) busy(message.ref, el, type, message);
   if (isOpen()) socket.send(text);
   else if (queue.push([message.ref, text]) > QUEUE_LIMIT) {
     done(queue[0][0]);

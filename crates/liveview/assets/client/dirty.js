@@ -1,0 +1,18 @@
+
+// <form data-liveview-dirty>: lv-dirty while its fields differ from those it
+// last sent, or the answer left; ="guard" also asks before leaving then.
+const clean = new WeakMap(), formState = (form) => JSON.stringify(fieldsOf(form));
+function dirty(form, state) {
+  if (!form?.matches('[data-liveview-dirty]')) return;
+  if (state || !clean.has(form)) clean.set(form, state || formState(form));
+  stick(form, '.lv-dirty', clean.get(form) === formState(form) ? null : '');
+}
+const dirtyIn = (scope) => scope.querySelectorAll('form[data-liveview-dirty]').forEach((form) => dirty(form));
+function sent({ form, then }) {
+  const state = form && formState(form);
+  dirty(form, state);
+  // Unchanged since sent: the answer's fields, once patched, are clean.
+  then.push(() => clean.get(form) === state && formState(form) === state && queueMicrotask(() => dirty(form, formState(form))));
+}
+['input', 'change'].forEach((type) => doc.addEventListener(type, (e) => dirty(formOf(e.target))));
+addEventListener('beforeunload', (e) => find('[data-liveview-dirty=guard].lv-dirty') && e.preventDefault());
