@@ -1,6 +1,7 @@
 
 // Commands ("toggle #menu; add-class open"): run in the page. What they set
-// on an element a morph keeps is set again after it; `log` gathers undos.
+// on an element a morph keeps is set again after it. `log` gathers steps
+// that undo them: step(true) in the DOM too, step() only their stickiness.
 const stuck = new WeakMap(); // el -> Map('.class' or attribute -> value, null: off)
 const read = (el, key) => key[0] === '.' ? (el.classList.contains(key.slice(1)) ? '' : null) : el.getAttribute(key);
 const write = (el, key, value) => key[0] === '.' ? el.classList.toggle(key.slice(1), value != null)
@@ -9,10 +10,10 @@ function stick(el, key, value, log) {
   const map = stuck.get(el) || new Map(), old = read(el, key), was = map.get(key);
   stuck.set(el, map.set(key, value));
   write(el, key, value);
-  log?.push(() => { write(el, key, old); was === undefined ? map.delete(key) : map.set(key, was); });
+  log?.push((dom) => { if (dom) write(el, key, old); was === undefined ? map.delete(key) : map.set(key, was); });
 }
 const restick = (el) => stuck.get(el)?.forEach((value, key) => write(el, key, value));
-const undo = (log) => log.reverse().forEach((step) => step());
+const undo = (log, dom = true) => log.reverse().forEach((step) => step(dom));
 const duration = (text) => parseFloat(text) * (/\ds$/.test(text) ? 1000 : 1); // 2s, 300ms
 const classes = (el, log, names, on) => names.split(',').forEach((name) =>
   stick(el, '.' + name, (on ?? !el.classList.contains(name)) ? '' : null, log));

@@ -53,7 +53,10 @@ function inFlight() {
     const fn = el.dataset.liveviewLoadingFor, form = el.closest('form'), log = loadingUndo.get(el);
     const on = Array.from(pending.values()).some((entry) => fn ? entry.fn === fn : !form || entry.form === form);
     if (on && !log) run(el.dataset.liveviewLoading || 'show', el, loadingUndo.set(el, []).get(el));
-    if (!on && log) undo(log, loadingUndo.delete(el));
+    if (!on && log) {
+      loadingUndo.delete(el);
+      undo(log);
+    }
   }
   if (wasBusy !== !!pending.size) emit((wasBusy = !!pending.size) ? 'busy' : 'idle');
 }
