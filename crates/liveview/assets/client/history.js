@@ -20,10 +20,11 @@ function regionsOf(selectors) {
         : /^(checkbox|radio)$/.test(field.type) ? field.checked : field.value);
     }
   }
-  return { regions, fields, title: doc.title };
+  return { regions, fields, title: doc.title, scroll: scrollY };
 }
 function snapshot(targets) {
-  saveState(false, { ...regionsOf([...Object.keys(history.state?.liveview?.regions || {}), ...targets]), scroll: scrollY }, location.href);
+  history.scrollRestoration = 'manual'; // for this entry and those pushed from it: restored below
+  saveState(false, regionsOf([...Object.keys(history.state?.liveview?.regions || {}), ...targets]), location.href);
 }
 function navigate(to, targets) {
   try { to = new URL(to, location.href).href; } catch (err) { return warn('bad url', to); }
