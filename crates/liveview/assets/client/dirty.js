@@ -14,5 +14,5 @@ function sent({ form, then }) {
   // Unchanged since sent: the answer's fields, once patched, are clean.
   then.push(() => clean.get(form) === state && formState(form) === state && queueMicrotask(() => dirty(form, formState(form))));
 }
-['input', 'change'].forEach((type) => doc.addEventListener(type, (e) => dirty(formOf(e.target))));
+['input', 'change'].forEach((type) => doc.addEventListener(type, (e) => e.target.closest && dirty(formOf(e.target))));
 addEventListener('beforeunload', (e) => find('[data-liveview-dirty=guard].lv-dirty') && e.preventDefault());
