@@ -15,6 +15,6 @@ onFrame = (raw) => {
   if (delay > 0) setTimeout(receive, delay, raw); else receive(raw);
 };
 on('connected', () => {
-  const ws = socket, write = ws.send;
+  const ws = window.liveview.socket, write = ws.send;
   ws.send = (data) => { if (debugging) console.debug('liveview →', data); write.call(ws, data); };
 });

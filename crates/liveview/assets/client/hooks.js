@@ -4,20 +4,27 @@
 const hooks = {}, mounted = new Map(); // el -> hook
 const hookProto = {
   push(fn, data) { // resolves with the answering frame
-    return new Promise((resolve, reject) => pending.get(send(fn, data, {}, this.el, 'hook'))?.then.push((frame) =>
-      frame?.error == null && frame ? resolve(frame) : reject(frame || Error('no answer'))));
+    const entry = pending.get(send(fn, data, {}, this.el, 'hook'));
+    return new Promise((resolve, reject) => entry ? entry.then.push((frame) =>
+      frame?.error == null && frame ? resolve(frame) : reject(frame || Error('no answer'))) : reject(Error('not sent')));
   },
   handle(name, callback) { this['liveview:' + name] = callback; },
 };
 function call(hook, name, arg) {
   try { hook[name]?.(arg); } catch (err) { console.error('liveview: hook', name, err); }
 }
-const hookUp = (scope) => [scope, ...scope.querySelectorAll('[data-liveview-hook]')].forEach((el) => {
-  const spec = hooks[el.dataset?.liveviewHook];
-  if (spec && !mounted.has(el)) call(mounted.set(el, Object.assign(Object.create(hookProto), spec, { el })).get(el), 'mounted');
-});
+function hookUp(scope) {
+  for (const el of [scope, ...scope.querySelectorAll('[data-liveview-hook]')]) {
+    const spec = hooks[el.dataset?.liveviewHook], hook = spec && !mounted.has(el) && Object.assign(Object.create(hookProto), spec, { el });
+    if (hook) {
+      mounted.set(el, hook);
+      call(hook, 'mounted');
+    }
+  }
+}
 function unhook(el) {
-  if (mounted.has(el)) call(mounted.get(el), 'destroyed', mounted.delete(el));
+  const hook = mounted.get(el);
+  if (hook && mounted.delete(el)) call(hook, 'destroyed');
 }
 const each = (name, arg) => mounted.forEach((hook) => call(hook, name, arg));
 // Before a patch of `scope`; the hooks it keeps get `updated` after.
@@ -32,6 +39,6 @@ function pushed(frame) {
   emit(frame.event, frame.payload);
 }
 let dropped = false;
-on('disconnected', () => each('disconnected', dropped = true));
+on('disconnected', () => { dropped = true; each('disconnected'); });
 on('connected', () => dropped && each('reconnected'));
 addEventListener('DOMContentLoaded', () => hookUp(doc));
