@@ -15,7 +15,9 @@ use liveview_e2e::scripted::{App, PageExt, click_and_apply};
 use liveview_e2e::{Browser, Page};
 use serde_json::json;
 
-const FUNCTIONS: &[&str] = &["save", "rerender", "danger", "away", "tick"];
+const FUNCTIONS: &[&str] = &[
+    "save", "rerender", "danger", "away", "tick", "later", "fails",
+];
 const SETTLE: Duration = Duration::from_millis(300);
 
 #[tokio::test]
@@ -23,6 +25,7 @@ async fn client_commands_in_chromium() {
     let mut app = App::start(FUNCTIONS).await;
     Browser::run("client_commands_in_chromium", |page| async move {
         commands(&app, &page).await;
+        after_the_answer(&app, &page).await;
         confirm(&app, &page).await;
         click_away(&app, &page).await;
         poll(&mut app, &page).await;
@@ -155,6 +158,34 @@ async fn commands(app: &App, page: &Page) {
     )
     .await;
     eprintln!("ok: commands");
+}
+
+/// `data-liveview-js-after`: once the answer is applied; not after an error.
+async fn after_the_answer(app: &App, page: &Page) {
+    let url = app.room_page(
+        "/after",
+        r#"<button id="later" data-liveview-function="later" data-action="page#run"
+             data-liveview-js="add-class sending" data-liveview-js-after="remove-class sending; add-class saved">Save</button>
+           <button id="fails" data-liveview-function="fails" data-action="page#run"
+             data-liveview-js-after="add-class saved">Fail</button>"#,
+    );
+    page.goto(&url).await;
+    app.hold("later");
+    app.reply("later", vec![Patch::html("#later", "Saved")]);
+    app.respond("fails", |_| Err("no".into()));
+    let classes = |id: &str| format!("return document.getElementById('{id}').className");
+    page.click("#later").await;
+    app.wait_events("later", 1).await;
+    assert_eq!(page.eval_string(&classes("later")).await, "sending lv-busy");
+    app.release();
+    page.wait_for_text("#later", "Saved").await;
+    page.wait_until("return document.getElementById('later').className === 'saved'")
+        .await;
+    page.click("#fails").await;
+    page.wait_until("return __lvErrors.length === 1").await;
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(page.eval_string(&classes("fails")).await, "");
+    eprintln!("ok: after the answer");
 }
 
 /// `data-liveview-confirm`: the native dialog's answer, then a page's own

@@ -41,8 +41,10 @@ function run(text, el, log) {
     else if (name) warn('unknown command', name);
   }
 }
-// Commands, then the event.
+// Commands, then the event; data-liveview-js-after once its answer is applied.
 function act(el, fn, js, type, submitter) {
   run(js, el);
   if (fn) sendFrom(el, fn, type, submitter);
 }
+const runAfter = ({ el, then }) => then.push((frame) =>
+  frame && frame.error == null && queueMicrotask(() => run(el.dataset.liveviewJsAfter, el)));

@@ -18,4 +18,5 @@ function sending(entry, message) {
     undo(log, !frame || frame.error != null);
   });
   sent(entry);
+  runAfter(entry);
 }
