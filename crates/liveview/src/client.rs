@@ -45,18 +45,20 @@ const fn fingerprint(bytes: &[u8]) -> u64 {
 
 const HASH: u64 = fingerprint(RAW.as_bytes());
 
-/// What is served: the joined files without their `//` comments, so that
-/// comments in the source cost the browser nothing. Code is left as it is.
+/// What is served: the joined files without their `//` comments and blank
+/// lines, so that comments in the source cost the browser nothing. Code is
+/// left as it is.
 pub(crate) static SOURCE: LazyLock<String> = LazyLock::new(|| strip_comments(RAW));
 
-/// Drops comment lines, and a comment that ends a line of code: ` // `
-/// after a `;`, `{`, `}`, `,` or `)` with no quote open before it (the
-/// client's code has no such text inside strings or regexes; the unit test
-/// below checks what is cut).
+/// Drops blank lines, comment lines, and a comment that ends a line of
+/// code: ` // ` after a `;`, `{`, `}`, `,` or `)` with no quote open before
+/// it (the client's code has no such text inside strings or regexes; the
+/// unit test below checks what is cut).
 fn strip_comments(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
     for line in source.lines() {
-        if line.trim_start().starts_with("//") {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with("//") {
             continue;
         }
         out.push_str(code_part(line));
@@ -156,7 +158,11 @@ mod tests {
     /// whole or up to a trailing comment.
     #[test]
     fn served_source_is_the_code_without_comments() {
-        assert!(!SOURCE.lines().any(|l| l.trim_start().starts_with("//")));
+        assert!(
+            !SOURCE
+                .lines()
+                .any(|l| l.trim().is_empty() || l.trim_start().starts_with("//"))
+        );
         let mut cut = 0;
         for line in RAW.lines() {
             let code = code_part(line);

@@ -47,4 +47,4 @@ function act(el, fn, js, type, submitter) {
   if (fn) sendFrom(el, fn, type, submitter);
 }
 const runAfter = ({ el, then }) => then.push((frame) =>
-  frame && frame.error == null && queueMicrotask(() => run(el.dataset.liveviewJsAfter, el)));
+  isAnswer(frame) && queueMicrotask(() => run(el.dataset.liveviewJsAfter, el)));

@@ -6,7 +6,10 @@ function dirty(form, state) {
   if (!form?.matches('[data-liveview-dirty]')) return;
   if (state || !clean.has(form)) clean.set(form, state || formState(form));
   stick(form, '.lv-dirty', clean.get(form) === formState(form) ? null : '');
+  // Listened to only once needed: the listener costs some browsers the back/forward cache.
+  if (form.dataset.liveviewDirty === 'guard') addEventListener('beforeunload', guard);
 }
+const guard = (e) => find('[data-liveview-dirty=guard].lv-dirty') && e.preventDefault();
 const dirtyIn = (scope) => scope.querySelectorAll('form[data-liveview-dirty]').forEach((form) => dirty(form));
 function sent({ form, then }) {
   const state = form && formState(form);
@@ -15,4 +18,3 @@ function sent({ form, then }) {
   then.push(() => clean.get(form) === state && formState(form) === state && queueMicrotask(() => dirty(form, formState(form))));
 }
 ['input', 'change'].forEach((type) => doc.addEventListener(type, (e) => e.target.closest && dirty(formOf(e.target))));
-addEventListener('beforeunload', (e) => find('[data-liveview-dirty=guard].lv-dirty') && e.preventDefault());

@@ -3,10 +3,12 @@
 // liveview.hooks.Name, whose callbacks run as the element lives.
 const hooks = {}, mounted = new Map(); // el -> hook
 const hookProto = {
-  push(fn, data) { // resolves with the answering frame
+  // Resolves with the answering frame; rejects with an error frame, or an
+  // Error when no answer comes (or the event could not be sent).
+  push(fn, data) {
     const entry = pending.get(send(fn, data, {}, this.el, 'hook'));
     return new Promise((resolve, reject) => entry ? entry.then.push((frame) =>
-      frame?.error == null && frame ? resolve(frame) : reject(frame || Error('no answer'))) : reject(Error('not sent')));
+      isAnswer(frame) ? resolve(frame) : reject(frame || Error('no answer'))) : reject(Error('no answer')));
   },
   handle(name, callback) { this['liveview:' + name] = callback; },
 };
@@ -29,7 +31,7 @@ function unhook(el) {
 const each = (name, arg) => mounted.forEach((hook) => call(hook, name, arg));
 // Before a patch of `scope`; the hooks it keeps get `updated` after.
 function updating(scope) {
-  const list = Array.from(mounted.values()).filter((hook) => scope.contains(hook.el));
+  const list = [...mounted.values()].filter((hook) => scope.contains(hook.el));
   list.forEach((hook) => call(hook, 'beforeUpdate'));
   return () => list.forEach((hook) => hook.el.isConnected && call(hook, 'updated'));
 }

@@ -26,6 +26,7 @@ function busy(ref, el, type, message) {
   inFlight();
 }
 // `then` callbacks get the answer; none: timed out or lost.
+const isAnswer = (frame) => !!frame && frame.error == null;
 function done(ref, frame) {
   const entry = pending.get(ref);
   if (!entry) return;
@@ -49,9 +50,9 @@ function done(ref, frame) {
 const loadingUndo = new Map();
 let wasBusy = false;
 function inFlight() {
-  for (const el of doc.querySelectorAll('[data-liveview-loading]')) {
+  for (const el of findAll('[data-liveview-loading]')) {
     const fn = el.dataset.liveviewLoadingFor, form = el.closest('form'), log = loadingUndo.get(el);
-    const on = Array.from(pending.values()).some((entry) => fn ? entry.fn === fn : !form || entry.form === form);
+    const on = [...pending.values()].some((entry) => fn ? entry.fn === fn : !form || entry.form === form);
     if (on && !log) run(el.dataset.liveviewLoading || 'show', el, loadingUndo.set(el, []).get(el));
     if (!on && log) {
       loadingUndo.delete(el);

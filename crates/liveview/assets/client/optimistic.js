@@ -15,7 +15,7 @@ function sending(entry, message) {
   }
   entry.then.push((frame) => {
     copies.forEach((node) => node.remove());
-    undo(log, !frame || frame.error != null);
+    undo(log, !isAnswer(frame));
   });
   sent(entry);
   runAfter(entry);

@@ -3,7 +3,7 @@
 const pollDue = new WeakMap();
 setInterval(() => {
   const now = Date.now();
-  if (!doc.hidden && window.liveview.connected) for (const el of doc.querySelectorAll('[data-liveview-poll]')) {
+  if (!doc.hidden && window.liveview.connected) for (const el of findAll('[data-liveview-poll]')) {
     const due = pollDue.get(el);
     if (!(now < due)) pollDue.set(el, now + duration(el.dataset.liveviewPoll));
     if (now >= due) act(el, el.dataset.liveviewFunction, el.dataset.liveviewJs, 'poll');
