@@ -75,6 +75,7 @@ pub(crate) fn spawn(
                     continue;
                 }
             };
+            let payload = serde_json::json!({ "events": figures.events });
             let html = match templates.render("partials/stats.html", context! { stats => figures })
             {
                 Ok(html) => html,
@@ -86,6 +87,10 @@ pub(crate) fn spawn(
             let patch = Patch::html("#stats", html);
             if let Err(err) = channels.group_send(&app.pages, patch).await {
                 tracing::warn!(%err, "stats: push failed");
+            }
+            // For the chart hook of the stats page.
+            if let Err(err) = channels.push_event(&app.pages, "stats", &payload).await {
+                tracing::warn!(%err, "stats: event push failed");
             }
         }
     })

@@ -111,6 +111,14 @@ pub enum ServerFrame<'a> {
         /// Bytes received so far, for a progress report.
         received: Option<u64>,
     },
+    /// A named event for the page's JavaScript (extension, see
+    /// `docs/protocol.md`): `{"event": name, "payload": …}`.
+    Event {
+        /// The event's name.
+        name: &'a str,
+        /// Any JSON.
+        payload: &'a serde_json::Value,
+    },
     /// An upload failed or was refused. Its `upload` field has the shape of
     /// a status frame's (`{"id": 3}`).
     UploadError {
@@ -167,6 +175,12 @@ struct ErrorOut<'a> {
 }
 
 #[derive(Serialize)]
+struct EventOut<'a> {
+    event: &'a str,
+    payload: &'a serde_json::Value,
+}
+
+#[derive(Serialize)]
 struct UploadStatusOut<'a> {
     upload: UploadStatusBody<'a>,
 }
@@ -190,8 +204,9 @@ struct UploadErrorOut<'a> {
 impl ServerFrame<'_> {
     /// Encodes the frame as the JSON text of a WebSocket text frame.
     pub fn to_json(&self) -> String {
-        // Every variant is made of strings, booleans and integers: encoding
-        // cannot fail, so a failure would be a bug in serde_json.
+        // Every variant is made of strings, booleans, integers and JSON
+        // values (whose keys are strings): encoding cannot fail, so a
+        // failure would be a bug in serde_json.
         let encoded = match *self {
             ServerFrame::Patch { patch, reference } => {
                 serde_json::to_string(&PatchOut { patch, reference })
@@ -210,6 +225,10 @@ impl ServerFrame<'_> {
                 code,
                 function,
                 reference,
+            }),
+            ServerFrame::Event { name, payload } => serde_json::to_string(&EventOut {
+                event: name,
+                payload,
             }),
             ServerFrame::UploadStatus {
                 id,
@@ -275,6 +294,12 @@ pub struct ServerMessage {
     /// The `ref` of the event this frame answers.
     #[serde(default, rename = "ref")]
     pub reference: Option<u64>,
+    /// The name of an event frame.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The payload of an event frame.
+    #[serde(default)]
+    pub payload: Option<serde_json::Value>,
     /// Upload frames: the upload's object (`{"id": .., "status": ..,
     /// "received": ..}`), in status and error frames alike.
     #[serde(default)]
@@ -335,6 +360,20 @@ mod tests {
             r##"{"patches":[{"target":"#l","html":"<li>1</li>","append":true},{"target":"#x","remove":true}],"ref":4}"##
         );
         assert_eq!(ServerFrame::Ack { reference: 7 }.to_json(), r#"{"ref":7}"#);
+        let payload = serde_json::json!({"points": [1, 2]});
+        let event = ServerFrame::Event {
+            name: "chart:data",
+            payload: &payload,
+        }
+        .to_json();
+        assert_eq!(
+            event,
+            r#"{"event":"chart:data","payload":{"points":[1,2]}}"#
+        );
+        let decoded = ServerMessage::from_json(&event).unwrap();
+        assert_eq!(decoded.event.as_deref(), Some("chart:data"));
+        assert_eq!(decoded.payload, Some(payload));
+        assert!(decoded.into_patches().is_empty());
         assert_eq!(
             ServerFrame::UploadStatus {
                 id: 3,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use liveview_protocol::{BROADCAST_GROUP, Patch};
+use liveview_protocol::{BROADCAST_GROUP, Patch, ServerFrame};
 
 use crate::layer::SendError;
 use crate::layer::{ChannelLayer, ConnId, Control, Frame, MAX_REDIRECT_BYTES};
@@ -93,6 +93,29 @@ impl Channels {
         self.layer.send(conn, frame).await
     }
 
+    /// Sends a named event with a JSON payload to the page's JavaScript on
+    /// every member of a group: its hooks' `handle(name, …)` callbacks and
+    /// a `liveview:{name}` DOM event (see `docs/client.md`). Encoded once.
+    ///
+    /// ```no_run
+    /// # async fn run(lv: liveview::LiveView) -> Result<(), liveview::layer::SendError> {
+    /// let point = serde_json::json!({"t": 12, "cpu": 0.4});
+    /// lv.channels().push_event("stats", "chart:point", &point).await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`group_send`](Self::group_send).
+    pub async fn push_event(
+        &self,
+        group: &str,
+        name: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), SendError> {
+        let frame = event_frame(name, payload, self.max_frame)?;
+        self.layer.group_send(group, frame).await
+    }
+
     /// The number of connections open on this node.
     pub fn local_connections(&self) -> usize {
         self.layer.local_connections()
@@ -149,13 +172,30 @@ fn disconnect(redirect: &str) -> Result<Control, SendError> {
 /// would not be written, and would cost every recipient's write buffer.
 pub(crate) fn push_frame(patch: &Patch, limit: usize) -> Result<Frame, SendError> {
     let frame = Frame::patch(patch);
+    within(frame, limit, patch.target.as_deref())
+}
+
+/// Encodes an event for the page's JavaScript, as [`push_frame`] a patch.
+pub(crate) fn event_frame(
+    name: &str,
+    payload: &serde_json::Value,
+    limit: usize,
+) -> Result<Frame, SendError> {
+    within(
+        Frame::from(ServerFrame::Event { name, payload }),
+        limit,
+        Some(name),
+    )
+}
+
+fn within(frame: Frame, limit: usize, target: Option<&str>) -> Result<Frame, SendError> {
     let size = frame.as_str().len();
     if size > limit {
         tracing::error!(
             size,
             limit,
-            target = patch.target.as_deref(),
-            "liveview: pushed patch over max_outgoing_frame_bytes, dropped"
+            target,
+            "liveview: pushed frame over max_outgoing_frame_bytes, dropped"
         );
         return Err(SendError::TooLarge { size, limit });
     }

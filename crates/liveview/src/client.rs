@@ -8,18 +8,26 @@ use axum::response::{IntoResponse, Response};
 
 /// The client's source: the files of `assets/client/` joined in this order
 /// into one script (the first opens its scope, the last closes it).
-pub(crate) const SOURCE: &str = concat!(
+const RAW: &str = concat!(
     include_str!("../assets/client/constants.js"),
     include_str!("../assets/client/dom.js"),
     include_str!("../assets/client/keys.js"),
+    include_str!("../assets/client/commands.js"),
     include_str!("../assets/client/actions.js"),
     include_str!("../assets/client/loading.js"),
+    include_str!("../assets/client/optimistic.js"),
+    include_str!("../assets/client/dirty.js"),
     include_str!("../assets/client/socket.js"),
     include_str!("../assets/client/patches.js"),
     include_str!("../assets/client/morph.js"),
     include_str!("../assets/client/hydrate.js"),
+    include_str!("../assets/client/hooks.js"),
     include_str!("../assets/client/history.js"),
     include_str!("../assets/client/uploads.js"),
+    include_str!("../assets/client/away.js"),
+    include_str!("../assets/client/poll.js"),
+    include_str!("../assets/client/track.js"),
+    include_str!("../assets/client/debug.js"),
     include_str!("../assets/client/index.js"),
 );
 
@@ -35,7 +43,42 @@ const fn fingerprint(bytes: &[u8]) -> u64 {
     hash
 }
 
-const HASH: u64 = fingerprint(SOURCE.as_bytes());
+const HASH: u64 = fingerprint(RAW.as_bytes());
+
+/// What is served: the joined files without their `//` comments and blank
+/// lines, so that comments in the source cost the browser nothing. Code is
+/// left as it is.
+pub(crate) static SOURCE: LazyLock<String> = LazyLock::new(|| strip_comments(RAW));
+
+/// Drops blank lines, comment lines, and a comment that ends a line of
+/// code: ` // ` after a `;`, `{`, `}`, `,` or `)` with no quote open before
+/// it (the client's code has no such text inside strings or regexes; the
+/// unit test below checks what is cut).
+fn strip_comments(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with("//") {
+            continue;
+        }
+        out.push_str(code_part(line));
+        out.push('\n');
+    }
+    out
+}
+
+fn code_part(line: &str) -> &str {
+    for (at, _) in line.match_indices(" // ") {
+        let code = line[..at].trim_end();
+        let quotes_closed = ['\'', '"', '`']
+            .iter()
+            .all(|q| code.matches(*q).count() % 2 == 0);
+        if quotes_closed && code.ends_with([';', '{', '}', ',', ')']) {
+            return code;
+        }
+    }
+    line
+}
 
 static FILE_NAME: LazyLock<String> = LazyLock::new(|| format!("liveview.{:012x}.js", HASH >> 16));
 static SCRIPT_TAG: LazyLock<String> =
@@ -74,7 +117,7 @@ pub(crate) async fn serve(Path(file): Path<String>) -> Response {
                 HeaderValue::from_static("nosniff"),
             ),
         ],
-        SOURCE,
+        SOURCE.as_str(),
     )
         .into_response()
 }
@@ -98,16 +141,44 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
+            assert!(RAW.contains(&text), "{} is not in RAW", path.display());
             assert!(
-                SOURCE.contains(&text),
-                "{} is not in SOURCE",
+                SOURCE.contains(&strip_comments(&text)),
+                "{} is not served",
                 path.display()
             );
             total += text.len();
         }
-        assert_eq!(total, SOURCE.len(), "SOURCE holds something else too");
+        assert_eq!(total, RAW.len(), "RAW holds something else too");
         assert!(SOURCE.starts_with("/*! liveview client"));
         assert!(SOURCE.trim_end().ends_with("})();"));
+    }
+
+    /// Only comments are cut: every line served is a line of the source,
+    /// whole or up to a trailing comment.
+    #[test]
+    fn served_source_is_the_code_without_comments() {
+        assert!(
+            !SOURCE
+                .lines()
+                .any(|l| l.trim().is_empty() || l.trim_start().starts_with("//"))
+        );
+        let mut cut = 0;
+        for line in RAW.lines() {
+            let code = code_part(line);
+            if code.len() < line.len() {
+                cut += 1;
+                assert!(line[code.len()..].trim_start().starts_with("// "), "{line}");
+            }
+        }
+        assert!(cut > 0);
+        assert_eq!(
+            code_part("const a = '1 // 2'; // note"),
+            "const a = '1 // 2';"
+        );
+        assert_eq!(code_part("x = 'a // b';"), "x = 'a // b';");
+        assert_eq!(code_part("f(a, // b"), "f(a,");
+        assert_eq!(code_part("s = `x // y`"), "s = `x // y`");
     }
 
     /// The client's copies of the wire constants are the protocol crate's.
@@ -123,10 +194,10 @@ mod tests {
         }
     }
 
-    /// The served size stays within 2 % of the golfed single file it
-    /// replaced (11,699 bytes with `gzip -9`), plus what page sessions
-    /// (resume, re-sent events, the refetch when refused) added: 790 bytes.
-    /// Checked with gzip when the machine has it.
+    /// The served size stays within the client's budget: 13,500 bytes with
+    /// `gzip -9` in all (Django LiveView's bundled client is 16,146), the
+    /// client toolkit (commands, hooks, optimistic updates…) and page
+    /// sessions (resume, re-sent events, the refetch when refused) included.
     #[test]
     fn served_size_stays_small() {
         use std::io::Write;
@@ -144,6 +215,7 @@ mod tests {
             .write_all(SOURCE.as_bytes())
             .unwrap();
         let compressed = gzip.wait_with_output().unwrap().stdout.len();
-        assert!(compressed <= 12_725, "client is {compressed} bytes gzipped");
+        eprintln!("served client: {compressed} bytes gzipped");
+        assert!(compressed <= 13_500, "client is {compressed} bytes gzipped");
     }
 }

@@ -11,7 +11,7 @@ use http::request::Parts;
 use liveview_protocol::{BROADCAST_GROUP, Patch};
 use serde::Serialize;
 
-use crate::channels::{Channels, push_frame};
+use crate::channels::{Channels, event_frame, push_frame};
 use crate::layer::SendError;
 use crate::layer::{ConnId, Mailbox};
 use crate::services::Services;
@@ -448,5 +448,34 @@ impl fmt::Debug for Ctx {
             .field("id", &self.conn.id)
             .field("room", &self.conn.room)
             .finish_non_exhaustive()
+    }
+}
+
+/// Events for the page's JavaScript.
+impl Ctx {
+    /// Sends a named event with a JSON payload to this connection's page:
+    /// to its hooks' `handle(name, …)` callbacks and as a `liveview:{name}`
+    /// DOM event (see `docs/client.md`). Not a reply: it has no `ref`.
+    ///
+    /// ```
+    /// use liveview::{Ctx, Result};
+    /// use serde_json::json;
+    ///
+    /// async fn refresh_chart(ctx: Ctx) -> Result<()> {
+    ///     ctx.push_event("chart:data", json!({"points": [3, 1, 4]}))?;
+    ///     Ok(())
+    /// }
+    /// # let _ = liveview::LiveView::builder().handler("refresh_chart", refresh_chart);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn push_event(&self, name: &str, payload: serde_json::Value) -> Result<(), SendError> {
+        let frame = event_frame(name, &payload, self.services.max_outgoing_frame_bytes)?;
+        if self.conn.mailbox.deliver(frame) {
+            Ok(())
+        } else {
+            Err(SendError::Closed)
+        }
     }
 }

@@ -59,8 +59,8 @@ function trigger(el, e) {
   const dataset = el.dataset, fn = dataset.liveviewFunction;
   const debounce = +dataset.liveviewDebounce, throttle = +dataset.liveviewThrottle;
   // Read when sent: a debounced input sends its final value.
-  const go = () => sendFrom(el, fn, e.type, e.submitter);
-  if (!fn) warn('data-action without data-liveview-function:', el);
+  const go = () => confirmed(el, () => act(el, fn, dataset.liveviewJs, e.type, e.submitter));
+  if (!fn && dataset.liveviewJs == null) warn('data-action without data-liveview-function:', el);
   else if (debounce > 0) {
     clearTimeout(debounceTimers.get(el));
     debounceTimers.set(el, setTimeout(go, debounce));
@@ -69,6 +69,10 @@ function trigger(el, e) {
     go();
   }
 }
+
+// The page's liveview.confirm may answer with a promise (a dialog of its own).
+const confirmed = (el, then, message = el.dataset.liveviewConfirm) => message == null ? then()
+  : Promise.resolve(window.liveview.confirm(message, el)).then((yes) => yes && then());
 
 // No prototype: a field may be named "__proto__".
 const put = (object, key, value) => { object[key] = key in object ? [].concat(object[key], value) : value; };

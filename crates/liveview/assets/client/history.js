@@ -7,32 +7,44 @@ function saveState(push, state, to) {
     history[push ? 'pushState' : 'replaceState']({ ...(push ? null : history.state), liveview: state }, '', to);
   } catch (err) { warn('history:', err); } // too big, other origin, rate limited…
 }
+// A region's HTML (with the scripts its last patch ran) and the values of
+// its fields, not passwords nor files (null).
+const fieldsIn = (el) => el.querySelectorAll('input,select,textarea');
 function regionsOf(selectors) {
-  const regions = {};
+  const regions = {}, fields = {};
   for (const selector of new Set(selectors)) {
     const el = selector && find(selector);
-    if (el) regions[selector] = el.innerHTML;
+    if (el) {
+      regions[selector] = el.innerHTML + (el.lvScripts || []).map((script) => script.outerHTML).join('');
+      fields[selector] = Array.from(fieldsIn(el), (field) => /^(password|file)$/.test(field.type) ? null
+        : /^(checkbox|radio)$/.test(field.type) ? field.checked : field.value);
+    }
   }
-  return regions;
+  return { regions, fields, title: doc.title, scroll: scrollY };
 }
 function snapshot(targets) {
-  const regions = regionsOf([...Object.keys(history.state?.liveview?.regions || {}), ...targets]);
-  saveState(false, { regions, title: doc.title }, location.href);
+  history.scrollRestoration = 'manual'; // for this entry and those pushed from it: restored below
+  saveState(false, regionsOf([...Object.keys(history.state?.liveview?.regions || {}), ...targets]), location.href);
 }
 function navigate(to, targets) {
   try { to = new URL(to, location.href).href; } catch (err) { return warn('bad url', to); }
   // Pushing the URL already shown would only add a dead Back step.
-  saveState(to !== location.href, { regions: regionsOf(targets), title: doc.title }, to);
+  saveState(to !== location.href, regionsOf(targets), to);
   shownPath = currentPath();
 }
 addEventListener('popstate', (e) => {
   const state = e.state?.liveview;
   if (state) {
     for (const [selector, html] of Object.entries(state.regions || {})) {
-      const target = find(selector);
-      if (target) change(target, { html }, { withScripts: false });
+      const target = find(selector), values = state.fields?.[selector] || [];
+      if (!target) continue;
+      change(target, { html }, { withScripts: 'replay' });
+      fieldsIn(target).forEach((field, i) => {
+        if (values[i] != null) field[typeof values[i] === 'boolean' ? 'checked' : 'value'] = values[i];
+      });
     }
     if (state.title != null) doc.title = state.title;
+    if (state.scroll != null) scrollTo(0, state.scroll);
     shownPath = currentPath();
   } else if (currentPath() !== shownPath) location.reload(); // an entry we know nothing of: the server renders it
 });

@@ -19,6 +19,8 @@ function hydrate(scope) {
     if (dataset.liveviewFocus != null && dataset.liveviewFocus !== 'false') toFocus = toFocus || el;
   }
   if (toFocus) toFocus.focus();
+  hookUp(scope);
+  dirtyIn(scope);
 }
 function observe(el, threshold) {
   let observer = observers.get(threshold);

@@ -9,6 +9,10 @@ window.liveview = {
     if (target) change(target, { html }, { withScripts: false });
     return target;
   },
+  hooks,
+  confirm: (message) => confirm(message),
+  debug: (yes) => { debugging = remember('debug', !!yes); },
+  latency: (ms) => { delay = remember('latency', +ms || 0); },
   get connected() { return connected; },
   get socket() { return socket; },
 };

@@ -4,11 +4,12 @@ function callCleanup(el) {
   const hook = el.__cleanup;
   if (typeof hook !== 'function') return;
   delete el.__cleanup;
-  try { hook.call(el); } catch (err) { console.error('liveview: __cleanup failed', err); }
+  try { hook.call(el); } catch (err) { fail('__cleanup failed', err); }
 }
 function cleanup(node) {
   if (node.nodeType === 1) for (const el of [node, ...node.querySelectorAll('*')]) {
     callCleanup(el);
+    unhook(el);
     if (observedBy.has(el)) { observedBy.get(el).unobserve(el); observedBy.delete(el); }
   }
 }
@@ -85,15 +86,17 @@ function morphNode(from, to, state, isTarget) {
   // The focused field keeps its value, unless this answers a submit of its
   // form (that is how a server clears a form).
   const tag = from.tagName, keep = from === state.focused && !(state.submitted && from.form === state.submitted);
+  const ignored = (from.getAttribute('data-liveview-ignore-attrs') || '').split(/[\s,]+/);
   for (const attr of Array.from(from.attributes)) {
-    if (!to.hasAttributeNS(attr.namespaceURI, attr.localName)) from.removeAttributeNS(attr.namespaceURI, attr.localName);
+    if (!to.hasAttributeNS(attr.namespaceURI, attr.localName) && !ignored.includes(attr.name)) from.removeAttributeNS(attr.namespaceURI, attr.localName);
   }
   for (const attr of to.attributes) {
     // A cloned Attr dodges setAttribute's name check (Alpine's @click fails it).
-    if (from.getAttributeNS(attr.namespaceURI, attr.localName) !== attr.value && !(keep && attr.name === 'value')) {
+    if (from.getAttributeNS(attr.namespaceURI, attr.localName) !== attr.value && !(keep && attr.name === 'value') && !ignored.includes(attr.name)) {
       from.setAttributeNode(attr.cloneNode());
     }
   }
+  restick(from);
   if (tag === 'TEMPLATE') { if (from.innerHTML !== to.innerHTML) from.innerHTML = to.innerHTML; return; }
   // Form state lives in properties; attributes only set it initially.
   if (!keep && tag === 'TEXTAREA') from.defaultValue = to.defaultValue;

@@ -11,8 +11,9 @@ function apply(frame) {
   if (!frame || typeof frame !== 'object' || Array.isArray(frame)) return warn('unexpected frame', frame);
   if (frame.upload != null) return onUploadFrame(frame);
   sent.delete(frame.ref);
+  if (frame.event != null) return pushed(frame);
   // Loading state ends first, or a restored label would undo the patches.
-  const answered = done(frame.ref);
+  const answered = done(frame.ref, frame);
   if (frame.error != null) return showError(frame, answered?.form?.querySelector(ERROR_BOX));
   const submitted = answered?.submitted;
   // A frame with a url is one history step, whichever patch carries it.
@@ -20,9 +21,14 @@ function apply(frame) {
   const nav = patches.filter((patch) => patch && patch.url).pop();
   const regions = nav && patches.filter((patch) => patch && patch.target != null).map((patch) => String(patch.target));
   if (nav) snapshot(regions);
-  for (const patch of patches) applyPatch(patch, { inFrame: !!nav, submitted });
-  if (nav) navigate(String(nav.url), regions);
-  emit('patched', frame);
+  const apply = () => {
+    for (const patch of patches) applyPatch(patch, { inFrame: !!nav, submitted });
+    if (nav) navigate(String(nav.url), regions);
+    emit('patched', frame);
+  };
+  // Opt-in, where the browser has it: <html data-liveview-view-transition>.
+  if (nav && doc.startViewTransition && root.hasAttribute('data-liveview-view-transition')) doc.startViewTransition(apply);
+  else apply();
 }
 function showError(frame, box) {
   warn(frame.error, frame);
@@ -49,7 +55,7 @@ function applyPatch(patch, { inFrame = false, submitted = null } = {}) {
     const scrollTarget = patch.scroll && find(patch.scroll);
     if (scrollTarget) scrollTarget.scrollIntoView();
     else if (patch.scroll) warn('scroll target not found:', patch.scroll);
-  } catch (err) { console.error('liveview: bad patch', patch, err); }
+  } catch (err) { fail('bad patch', patch, err); }
 }
 
 // The DOM part of a patch: remove, else outer, append, prepend or html.
@@ -57,7 +63,7 @@ function change(target, patch, { submitted = null, withScripts = true } = {}) {
   if (patch.remove) return drop(target);
   if (patch.html == null) return;
   const [fragment, scripts] = parse(String(patch.html), patch.outer ? target.parentNode : target), focus = saveFocus();
-  const state = { focused: focus?.el, submitted };
+  const state = { focused: focus?.el, submitted }, updated = updating(target);
   let scriptEl = target, scope = target;
   if (patch.outer) {
     const only = fragment.children.length === 1 && fragment.firstElementChild;
@@ -77,7 +83,10 @@ function change(target, patch, { submitted = null, withScripts = true } = {}) {
     morphChildren(target, fragment, state);
   }
   restoreFocus(focus);
-  if (withScripts) runScripts(scripts, scriptEl);
+  // Back and Forward replay scripts, but not data-liveview-replay="false" ones.
+  if (withScripts) runScripts(scripts.filter((script) => withScripts === true || script.dataset.liveviewReplay !== 'false'), scriptEl);
+  target.lvScripts = scripts;
+  updated();
   hydrate(scope);
 }
 // A child with the same id is updated and moved, not duplicated.

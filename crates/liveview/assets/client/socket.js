@@ -20,7 +20,7 @@ function send(fn, data, fields, el, type, uploaded) {
   if (uploaded) message.uploads = uploaded;
   let text;
   try { text = JSON.stringify(message); } catch (err) { return warn('cannot encode event', err); }
-  if (el) busy(message.ref, el, type);
+  if (el) busy(message.ref, el, type, message);
   if (queue.push([message.ref, text]) > QUEUE_LIMIT) {
     done(queue[0][0]);
     warn('offline queue full: dropped', queue.shift());
@@ -43,7 +43,7 @@ function connect() {
   if (socket || asleep) return;
   let ws;
   ready = false;
-  try { ws = socket = new WebSocket(token ? url + '&resume=1' : url); } catch (err) { console.error('liveview: cannot connect', err); return retry(); }
+  try { ws = socket = new WebSocket(token ? url + '&resume=1' : url); } catch (err) { fail('cannot connect', err); return retry(); }
   ws.onopen = () => {
     attempt = 0;
     showStatus(true);
@@ -96,7 +96,7 @@ let held = null;
 async function refresh(refused) {
   const mine = held = []; // a newer refresh replaces it
   try {
-    const response = await fetch(location.href, { credentials: 'same-origin', cache: 'no-store' });
+    const response = await fetch(location.href, { cache: 'no-store' }) // same-origin credentials: the default;
     const page = new DOMParser().parseFromString(await response.text(), 'text/html');
     if (!response.ok) throw response.status;
     if (mine !== held) return;
