@@ -13,19 +13,37 @@ use crate::page::TestPage;
 
 impl TestPage {
     fn event(&self, kind: &str, target: NodeId) -> DomEvent {
-        DomEvent { kind: kind.to_owned(), target, key: None, submitter: None }
+        DomEvent {
+            kind: kind.to_owned(),
+            target,
+            key: None,
+            submitter: None,
+        }
     }
 
     fn refuse(&self, action: &str, el: NodeId, reason: &str) -> TestError {
-        TestError::NotActionable { action: action.to_owned(), element: self.dom.describe(el), reason: reason.to_owned() }
+        TestError::NotActionable {
+            action: action.to_owned(),
+            element: self.dom.describe(el),
+            reason: reason.to_owned(),
+        }
     }
 
     fn nothing(&self, action: &str, el: NodeId, event: &str) -> TestError {
-        TestError::NoAction { action: action.to_owned(), element: self.dom.describe(el), event: event.to_owned() }
+        TestError::NoAction {
+            action: action.to_owned(),
+            element: self.dom.describe(el),
+            event: event.to_owned(),
+        }
     }
 
     /// Fires `kind` at `el`; returns the refs sent and whether an action matched.
-    async fn fire_at(&mut self, el: NodeId, kind: &str, submitter: Option<NodeId>) -> Result<(Vec<u64>, bool, bool), TestError> {
+    async fn fire_at(
+        &mut self,
+        el: NodeId,
+        kind: &str,
+        submitter: Option<NodeId>,
+    ) -> Result<(Vec<u64>, bool, bool), TestError> {
         let mut event = self.event(kind, el);
         event.submitter = submitter;
         let dispatched = dispatch(&self.dom, &event);
@@ -35,7 +53,12 @@ impl TestPage {
     }
 
     /// A `submit` event on a form (as `requestSubmit`), which must have an action.
-    async fn submit_form(&mut self, form: NodeId, submitter: Option<NodeId>, action: &str) -> Result<Vec<u64>, TestError> {
+    async fn submit_form(
+        &mut self,
+        form: NodeId,
+        submitter: Option<NodeId>,
+        action: &str,
+    ) -> Result<Vec<u64>, TestError> {
         let (refs, matched, _) = self.fire_at(form, "submit", submitter).await?;
         if !matched {
             return Err(self.nothing(action, form, "submit"));
@@ -86,7 +109,11 @@ impl TestPage {
             }
         }
         if !prevented && !matched && self.dom.tag(el) == "a" {
-            if let Some(href) = self.dom.attr(el, "href").filter(|h| !h.is_empty() && !h.starts_with('#')) {
+            if let Some(href) = self
+                .dom
+                .attr(el, "href")
+                .filter(|h| !h.is_empty() && !h.starts_with('#'))
+            {
                 self.settle(refs).await?;
                 return self.goto(&href).await;
             }
@@ -102,7 +129,10 @@ impl TestPage {
             let name = self.dom.attr(el, "name").unwrap_or_default();
             let owner = form::form_owner(&self.dom, el);
             for other in self.dom.select("input").unwrap_or_default() {
-                if other != el && self.dom.attr(other, "name").unwrap_or_default() == name && form::form_owner(&self.dom, other) == owner {
+                if other != el
+                    && self.dom.attr(other, "name").unwrap_or_default() == name
+                    && form::form_owner(&self.dom, other) == owner
+                {
                     self.dom.set_attr(other, "checked", None);
                 }
             }
@@ -128,7 +158,11 @@ impl TestPage {
             "textarea" => self.dom.set_text(el, value),
             "select-one" | "select-multiple" => return self.select(selector, &[value]).await,
             "checkbox" | "radio" | "file" | "submit" | "image" | "reset" | "button" => {
-                return Err(self.refuse("fill", el, &format!("an input of type {kind} takes no text")));
+                return Err(self.refuse(
+                    "fill",
+                    el,
+                    &format!("an input of type {kind} takes no text"),
+                ));
             }
             "" => return Err(self.refuse("fill", el, "it is not a form field")),
             _ => self.dom.set_attr(el, "value", Some(value)),
@@ -160,13 +194,20 @@ impl TestPage {
         let options = form::options(&self.dom, el);
         let mut chosen = 0;
         for (option, _) in options {
-            let value = self.dom.attr(option, "value").unwrap_or_else(|| self.dom.text(option).trim().to_owned());
+            let value = self
+                .dom
+                .attr(option, "value")
+                .unwrap_or_else(|| self.dom.text(option).trim().to_owned());
             let pick = values.contains(&value.as_str()) && (multiple || chosen == 0);
             chosen += usize::from(pick);
             self.dom.set_attr(option, "selected", pick.then_some(""));
         }
         if chosen < values.len().min(if multiple { usize::MAX } else { 1 }) {
-            return Err(self.refuse("select", el, &format!("it has no option with value {values:?}")));
+            return Err(self.refuse(
+                "select",
+                el,
+                &format!("it has no option with value {values:?}"),
+            ));
         }
         self.changed(el).await
     }
@@ -204,19 +245,24 @@ impl TestPage {
         let press = KeyPress::parse(keys);
         let maps = keyboard_maps(&self.dom, el, &press);
         let mut refs = self.run(&maps.triggers, "keydown", None).await?;
-        let event = DomEvent { key: Some(press.clone()), ..self.event("keydown", el) };
+        let event = DomEvent {
+            key: Some(press.clone()),
+            ..self.event("keydown", el)
+        };
         let actions = dispatch(&self.dom, &event);
         refs.extend(self.run(&actions.triggers, "keydown", None).await?);
         let mut happened = !maps.triggers.is_empty() || !actions.triggers.is_empty();
         let text_field = self.dom.tag(el) == "input"
-            && !matches!(el_type(&self.dom, el).as_deref(), Some("checkbox" | "radio" | "file" | "submit" | "image" | "reset" | "button"));
+            && !matches!(
+                el_type(&self.dom, el).as_deref(),
+                Some("checkbox" | "radio" | "file" | "submit" | "image" | "reset" | "button")
+            );
         if key_name(&press.key) == "enter" && !maps.prevented && !actions.prevented && text_field {
             if let Some(owner) = form::form_owner(&self.dom, el) {
-                let submitter = self
-                    .dom
-                    .subtree(owner)
-                    .into_iter()
-                    .find(|&b| is_submit_type(el_type(&self.dom, b).as_deref()) && form::form_owner(&self.dom, b) == Some(owner));
+                let submitter = self.dom.subtree(owner).into_iter().find(|&b| {
+                    is_submit_type(el_type(&self.dom, b).as_deref())
+                        && form::form_owner(&self.dom, b) == Some(owner)
+                });
                 refs.extend(self.submit_form(owner, submitter, "press Enter").await?);
                 happened = true;
             }
@@ -247,7 +293,12 @@ impl TestPage {
     ///
     /// # Errors
     /// The errors of the answer.
-    pub async fn send(&mut self, function: &str, data: Value, fields: Value) -> Result<(), TestError> {
+    pub async fn send(
+        &mut self,
+        function: &str,
+        data: Value,
+        fields: Value,
+    ) -> Result<(), TestError> {
         let object = |value: Value| match value {
             Value::Object(map) => map,
             _ => Map::new(),
@@ -257,14 +308,18 @@ impl TestPage {
     }
 
     /// Waits for the next frame the server pushes (one that answers no
-    /// event: a broadcast, `ctx.send` from a task), and applies it.
+    /// event: a broadcast, `ctx.send` from a task), and applies it. Each
+    /// call takes one push: one that came since the previous call (already
+    /// applied by a reader) counts.
     ///
     /// # Errors
     /// [`TestError::Timeout`] when none comes within the page's timeout.
     pub async fn next_push(&mut self) -> Result<(), TestError> {
-        self.drain();
-        let seen = self.pushes;
-        self.settle_until(Vec::new(), "a pushed frame", move |page| page.pushes > seen).await
+        let seen = self.push_cursor;
+        self.settle_until(Vec::new(), "a pushed frame", move |page| page.pushes > seen)
+            .await?;
+        self.push_cursor += 1;
+        Ok(())
     }
 
     /// Waits until the first element `selector` matches contains `text`
@@ -275,9 +330,14 @@ impl TestPage {
     pub async fn wait_for_text(&mut self, selector: &str, text: &str) -> Result<(), TestError> {
         let selector_owned = selector.to_owned();
         let wanted = text.to_owned();
-        self.settle_until(Vec::new(), &format!("text {text:?} in {selector}"), move |page| {
-            page.try_text(&selector_owned).is_ok_and(|t| t.contains(&wanted))
-        })
+        self.settle_until(
+            Vec::new(),
+            &format!("text {text:?} in {selector}"),
+            move |page| {
+                page.try_text(&selector_owned)
+                    .is_ok_and(|t| t.contains(&wanted))
+            },
+        )
         .await
     }
 }

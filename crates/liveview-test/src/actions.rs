@@ -51,7 +51,10 @@ pub(crate) struct Dispatched {
 
 /// Parses `[event[.filter]->]controller#method[:option…]`; `None` when the
 /// token is not of that form.
-fn parse_token(token: &str) -> Option<(Option<String>, Option<String>, String, Vec<String>)> {
+/// A parsed token: event, filter, method, options.
+type Token = (Option<String>, Option<String>, String, Vec<String>);
+
+fn parse_token(token: &str) -> Option<Token> {
     fn rest(rest: &str) -> Option<(String, Vec<String>)> {
         let (controller, after) = rest.split_once('#')?;
         if controller.is_empty() || controller.chars().any(char::is_whitespace) {
@@ -87,8 +90,15 @@ fn parse_token(token: &str) -> Option<(Option<String>, Option<String>, String, V
                 None if !prefix.is_empty() => Some((prefix, None)),
                 _ => None,
             };
-            if let (Some((event, filter)), Some((method, options))) = (split, rest(&token[gt + 1..])) {
-                return Some((Some(event.to_owned()), filter.map(str::to_owned), method, options));
+            if let (Some((event, filter)), Some((method, options))) =
+                (split, rest(&token[gt + 1..]))
+            {
+                return Some((
+                    Some(event.to_owned()),
+                    filter.map(str::to_owned),
+                    method,
+                    options,
+                ));
             }
         }
     }
@@ -111,9 +121,28 @@ pub(crate) fn actions_of(attr: &str) -> Vec<Action> {
 /// `el.type` as the DOM reports it, for the elements that have one.
 pub(crate) fn el_type(dom: &Dom, el: NodeId) -> Option<String> {
     const INPUT_TYPES: [&str; 22] = [
-        "hidden", "text", "search", "tel", "url", "email", "password", "date", "month", "week",
-        "time", "datetime-local", "number", "range", "color", "checkbox", "radio", "file",
-        "submit", "image", "reset", "button",
+        "hidden",
+        "text",
+        "search",
+        "tel",
+        "url",
+        "email",
+        "password",
+        "date",
+        "month",
+        "week",
+        "time",
+        "datetime-local",
+        "number",
+        "range",
+        "color",
+        "checkbox",
+        "radio",
+        "file",
+        "submit",
+        "image",
+        "reset",
+        "button",
     ];
     let declared = dom.attr(el, "type").map(|t| t.to_ascii_lowercase());
     match dom.tag(el).as_str() {
@@ -127,7 +156,14 @@ pub(crate) fn el_type(dom: &Dom, el: NodeId) -> Option<String> {
                 .filter(|t| matches!(t.as_str(), "submit" | "reset" | "button"))
                 .unwrap_or_else(|| "submit".into()),
         ),
-        "select" => Some(if dom.has_attr(el, "multiple") { "select-multiple" } else { "select-one" }.into()),
+        "select" => Some(
+            if dom.has_attr(el, "multiple") {
+                "select-multiple"
+            } else {
+                "select-one"
+            }
+            .into(),
+        ),
         "textarea" => Some("textarea".into()),
         _ => None,
     }
@@ -154,11 +190,17 @@ pub(crate) fn default_event(dom: &Dom, el: NodeId) -> &'static str {
 }
 
 fn bubbles(kind: &str) -> bool {
-    !matches!(kind, "focus" | "blur" | "toggle" | "load" | "scroll" | "mouseenter" | "mouseleave")
+    !matches!(
+        kind,
+        "focus" | "blur" | "toggle" | "load" | "scroll" | "mouseenter" | "mouseleave"
+    )
 }
 
 fn matches(dom: &Dom, action: &Action, el: NodeId, event: &DomEvent) -> bool {
-    let kind = action.event.as_deref().unwrap_or_else(|| default_event(dom, el));
+    let kind = action
+        .event
+        .as_deref()
+        .unwrap_or_else(|| default_event(dom, el));
     if kind != event.kind {
         return false;
     }
@@ -180,7 +222,8 @@ fn would_leave_page(dom: &Dom, el: NodeId, kind: &str) -> bool {
             href.is_empty() || href == "#"
         }
         "click" => {
-            crate::form::form_owner(dom, el).is_some() && is_submit_type(el_type(dom, el).as_deref())
+            crate::form::form_owner(dom, el).is_some()
+                && is_submit_type(el_type(dom, el).as_deref())
         }
         _ => false,
     }
@@ -189,7 +232,11 @@ fn would_leave_page(dom: &Dom, el: NodeId, kind: &str) -> bool {
 /// `onEvent`: the target, then (for bubbling events) its ancestors.
 pub(crate) fn dispatch(dom: &Dom, event: &DomEvent) -> Dispatched {
     let mut out = Dispatched::default();
-    let chain = if bubbles(&event.kind) { dom.ancestors(event.target) } else { vec![event.target] };
+    let chain = if bubbles(&event.kind) {
+        dom.ancestors(event.target)
+    } else {
+        vec![event.target]
+    };
     for el in chain {
         let mut stopped = false;
         let attr = dom.attr(el, "data-action").unwrap_or_default();
@@ -225,18 +272,39 @@ pub(crate) fn keyboard_maps(dom: &Dom, target: NodeId, press: &KeyPress) -> Disp
         return out;
     }
     let field = matches!(dom.tag(target).as_str(), "input" | "select" | "textarea")
-        || dom.attr(target, "contenteditable").is_some_and(|v| v != "false");
+        || dom
+            .attr(target, "contenteditable")
+            .is_some_and(|v| v != "false");
     if printable && !press.ctrl && !press.alt && !press.meta && field {
         return out;
     }
-    for el in dom.select("[data-liveview-keyboard-map]").unwrap_or_default() {
-        let map = keyboard_map(&dom.attr(el, "data-liveview-keyboard-map").unwrap_or_default());
-        let lookup = |combo: String| map.iter().find(|(c, _)| *c == combo).map(|(_, f)| f.clone());
-        let function = lookup(event_combo(press, &key, false))
-            .or_else(|| if printable { lookup(event_combo(press, &key, true)) } else { None });
+    for el in dom
+        .select("[data-liveview-keyboard-map]")
+        .unwrap_or_default()
+    {
+        let map = keyboard_map(
+            &dom.attr(el, "data-liveview-keyboard-map")
+                .unwrap_or_default(),
+        );
+        let lookup = |combo: String| {
+            map.iter()
+                .find(|(c, _)| *c == combo)
+                .map(|(_, f)| f.clone())
+        };
+        let function = lookup(event_combo(press, &key, false)).or_else(|| {
+            if printable {
+                lookup(event_combo(press, &key, true))
+            } else {
+                None
+            }
+        });
         if let Some(function) = function {
             out.prevented = true;
-            out.triggers.push(Trigger { el, function: Some(function), timed: false });
+            out.triggers.push(Trigger {
+                el,
+                function: Some(function),
+                timed: false,
+            });
         }
     }
     out
@@ -254,7 +322,11 @@ mod tests {
         assert_eq!(actions[0].filter.as_deref(), Some("ctrl+s"));
         assert!(actions[0].has("prevent"));
         assert_eq!(actions_of("page#run")[0].event, None);
-        assert_eq!(actions_of("a.->page#run")[0].event, None, "no filter: the regexp falls back");
+        assert_eq!(
+            actions_of("a.->page#run")[0].event,
+            None,
+            "no filter: the regexp falls back"
+        );
         assert!(actions_of("click->page#").is_empty());
         assert!(actions_of("click->page#run:").is_empty());
     }

@@ -39,12 +39,20 @@ impl TestApp {
                 tracing_free_log(&err);
             }
         });
-        Ok(TestApp { addr, cookies: Cookies::default(), server: Some(server) })
+        Ok(TestApp {
+            addr,
+            cookies: Cookies::default(),
+            server: Some(server),
+        })
     }
 
     /// An app already running at `addr` (started by the test itself).
     pub fn at(addr: SocketAddr) -> TestApp {
-        TestApp { addr, cookies: Cookies::default(), server: None }
+        TestApp {
+            addr,
+            cookies: Cookies::default(),
+            server: None,
+        }
     }
 
     /// Where it listens.

@@ -272,11 +272,19 @@ impl Dom {
     }
 
     pub(crate) fn first_child(&self, id: NodeId) -> Option<NodeId> {
-        self.html.tree.get(id)?.first_child().map(|child| child.id())
+        self.html
+            .tree
+            .get(id)?
+            .first_child()
+            .map(|child| child.id())
     }
 
     pub(crate) fn next_sibling(&self, id: NodeId) -> Option<NodeId> {
-        self.html.tree.get(id)?.next_sibling().map(|child| child.id())
+        self.html
+            .tree
+            .get(id)?
+            .next_sibling()
+            .map(|child| child.id())
     }
 
     /// `document.title`: the `<title>`'s text, whitespace collapsed.
@@ -284,7 +292,12 @@ impl Dom {
         self.first("title")
             .ok()
             .flatten()
-            .map(|id| self.text(id).split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|id| {
+                self.text(id)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_default()
     }
 

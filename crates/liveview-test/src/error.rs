@@ -48,7 +48,9 @@ pub enum TestError {
         event: String,
     },
     /// Nothing happened: no action of the element or its ancestors matched the event.
-    #[error("{action} on {element} sends nothing: no data-action of it or its ancestors handles {event:?}")]
+    #[error(
+        "{action} on {element} sends nothing: no data-action of it or its ancestors handles {event:?}"
+    )]
     NoAction {
         /// What the test did (`click`, `submit`, `press ctrl+k`).
         action: String,

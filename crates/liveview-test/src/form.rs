@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 use crate::actions::el_type;
 use crate::dom::Dom;
 
-const ASSOCIATED: [&str; 7] = ["input", "select", "textarea", "button", "fieldset", "output", "object"];
+const ASSOCIATED: [&str; 7] = [
+    "input", "select", "textarea", "button", "fieldset", "output", "object",
+];
 
 /// `el.form`: the form a form-associated element belongs to.
 pub(crate) fn form_owner(dom: &Dom, el: NodeId) -> Option<NodeId> {
@@ -18,7 +20,10 @@ pub(crate) fn form_owner(dom: &Dom, el: NodeId) -> Option<NodeId> {
     if let Some(id) = dom.attr(el, "form") {
         return dom.by_id(&id).filter(|&form| dom.tag(form) == "form");
     }
-    dom.ancestors(el).into_iter().skip(1).find(|&a| dom.tag(a) == "form")
+    dom.ancestors(el)
+        .into_iter()
+        .skip(1)
+        .find(|&a| dom.tag(a) == "form")
 }
 
 /// `formOf`: the form itself, its owner, or the closest enclosing form.
@@ -26,7 +31,11 @@ pub(crate) fn form_of(dom: &Dom, el: NodeId) -> Option<NodeId> {
     if dom.tag(el) == "form" {
         return Some(el);
     }
-    form_owner(dom, el).or_else(|| dom.ancestors(el).into_iter().find(|&a| dom.tag(a) == "form"))
+    form_owner(dom, el).or_else(|| {
+        dom.ancestors(el)
+            .into_iter()
+            .find(|&a| dom.tag(a) == "form")
+    })
 }
 
 /// `form.elements`: the form's listed elements, in tree order.
@@ -63,8 +72,12 @@ pub(crate) fn is_disabled(dom: &Dom, el: NodeId) -> bool {
 }
 
 fn option_value(dom: &Dom, option: NodeId) -> String {
-    dom.attr(option, "value")
-        .unwrap_or_else(|| dom.text(option).split_whitespace().collect::<Vec<_>>().join(" "))
+    dom.attr(option, "value").unwrap_or_else(|| {
+        dom.text(option)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// A `<select>`'s options, each with whether it is selected (a
@@ -75,7 +88,10 @@ pub(crate) fn options(dom: &Dom, select: NodeId) -> Vec<(NodeId, bool)> {
         .into_iter()
         .filter(|&el| dom.tag(el) == "option")
         .collect();
-    let mut marked: Vec<(NodeId, bool)> = all.iter().map(|&o| (o, dom.has_attr(o, "selected"))).collect();
+    let mut marked: Vec<(NodeId, bool)> = all
+        .iter()
+        .map(|&o| (o, dom.has_attr(o, "selected")))
+        .collect();
     if !dom.has_attr(select, "multiple") {
         let last = marked.iter().rposition(|(_, s)| *s);
         let pick = last.or_else(|| all.iter().position(|&o| !dom.has_attr(o, "disabled")));
@@ -97,7 +113,9 @@ pub(crate) fn value(dom: &Dom, el: NodeId) -> String {
             .unwrap_or_default(),
         _ => match dom.attr(el, "value") {
             Some(value) => value,
-            None if matches!(el_type(dom, el).as_deref(), Some("checkbox" | "radio")) => "on".into(),
+            None if matches!(el_type(dom, el).as_deref(), Some("checkbox" | "radio")) => {
+                "on".into()
+            }
             None => String::new(),
         },
     }
@@ -124,7 +142,12 @@ fn put(object: &mut Map<String, Value>, key: &str, value: Value) {
 }
 
 /// `fieldsOf`: what a form submission would send (files aside), by name, else by id.
-pub(crate) fn fields(dom: &Dom, form: Option<NodeId>, el: NodeId, submitter: Option<NodeId>) -> Map<String, Value> {
+pub(crate) fn fields(
+    dom: &Dom,
+    form: Option<NodeId>,
+    el: NodeId,
+    submitter: Option<NodeId>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     let list = match form {
         Some(form) => elements(dom, form),
@@ -144,7 +167,10 @@ pub(crate) fn fields(dom: &Dom, form: Option<NodeId>, el: NodeId, submitter: Opt
         let kind = el_type(dom, field).unwrap_or_default();
         if key.is_empty()
             || is_disabled(dom, field)
-            || matches!(kind.as_str(), "submit" | "button" | "reset" | "image" | "file")
+            || matches!(
+                kind.as_str(),
+                "submit" | "button" | "reset" | "image" | "file"
+            )
             || (matches!(kind.as_str(), "checkbox" | "radio") && !dom.has_attr(field, "checked"))
         {
             continue;
@@ -192,7 +218,9 @@ fn dataset_key(attr: &str) -> Option<String> {
 pub(crate) fn data(dom: &Dom, el: NodeId) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in dom.attrs(el) {
-        let Some(key) = dataset_key(&name) else { continue };
+        let Some(key) = dataset_key(&name) else {
+            continue;
+        };
         let ours = key == "action"
             || key == "controller"
             || key
@@ -208,8 +236,16 @@ pub(crate) fn data(dom: &Dom, el: NodeId) -> Map<String, Value> {
 
 /// `filesOf`: the file inputs of a scope (a form, or the input itself)
 /// that have a name, are enabled and have files chosen.
-pub(crate) fn file_inputs(dom: &Dom, scope: NodeId, has_files: impl Fn(NodeId) -> bool) -> Vec<NodeId> {
-    let candidates = if dom.tag(scope) == "input" { vec![scope] } else { elements(dom, scope) };
+pub(crate) fn file_inputs(
+    dom: &Dom,
+    scope: NodeId,
+    has_files: impl Fn(NodeId) -> bool,
+) -> Vec<NodeId> {
+    let candidates = if dom.tag(scope) == "input" {
+        vec![scope]
+    } else {
+        elements(dom, scope)
+    };
     candidates
         .into_iter()
         .filter(|&input| {

@@ -33,7 +33,9 @@ impl Cookies {
 
     pub(crate) fn set(&mut self, line: &str) {
         let pair = line.split(';').next().unwrap_or_default();
-        let Some((name, value)) = pair.split_once('=') else { return };
+        let Some((name, value)) = pair.split_once('=') else {
+            return;
+        };
         let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
         self.0.retain(|(n, _)| *n != name);
         if !value.is_empty() {
@@ -43,7 +45,11 @@ impl Cookies {
 }
 
 /// GETs `path` from `addr`.
-pub(crate) async fn get(addr: SocketAddr, path: &str, cookies: &mut Cookies) -> Result<Response, TestError> {
+pub(crate) async fn get(
+    addr: SocketAddr,
+    path: &str,
+    cookies: &mut Cookies,
+) -> Result<Response, TestError> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -88,8 +94,13 @@ pub(crate) async fn get(addr: SocketAddr, path: &str, cookies: &mut Cookies) -> 
 /// Resolves `to` against the current `path` (with query): an absolute URL
 /// keeps its path, `/x` is taken as is, `x` replaces the last segment.
 pub(crate) fn resolve(current: &str, to: &str) -> String {
-    if let Some(rest) = to.strip_prefix("http://").or_else(|| to.strip_prefix("https://")) {
-        return rest.find('/').map_or_else(|| "/".to_owned(), |i| rest[i..].to_owned());
+    if let Some(rest) = to
+        .strip_prefix("http://")
+        .or_else(|| to.strip_prefix("https://"))
+    {
+        return rest
+            .find('/')
+            .map_or_else(|| "/".to_owned(), |i| rest[i..].to_owned());
     }
     if to.starts_with('/') {
         return to.to_owned();

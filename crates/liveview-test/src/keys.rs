@@ -76,7 +76,11 @@ pub(crate) fn canonical_combo(spec: &str) -> String {
         .iter()
         .filter(|m| keys.iter().any(|k| k == *m))
         .map(|m| (*m).to_owned())
-        .chain(keys.iter().filter(|k| !MODIFIERS.contains(&k.as_str())).cloned())
+        .chain(
+            keys.iter()
+                .filter(|k| !MODIFIERS.contains(&k.as_str()))
+                .cloned(),
+        )
         .collect::<Vec<_>>()
         .join("+")
 }
@@ -127,9 +131,15 @@ mod tests {
         assert_eq!(key_name(" "), "space");
         assert_eq!(canonical_combo("k+Shift+cmd"), "meta+shift+k");
         let press = KeyPress::parse("ctrl+shift+K");
-        assert_eq!(event_combo(&press, &key_name(&press.key), false), "ctrl+shift+k");
+        assert_eq!(
+            event_combo(&press, &key_name(&press.key), false),
+            "ctrl+shift+k"
+        );
         assert_eq!(event_combo(&press, "k", true), "ctrl+k");
         assert_eq!(KeyPress::parse("ctrl++").key, "+");
-        assert_eq!(keyboard_map(r#"{"Ctrl+K": "open"}"#), vec![("ctrl+k".into(), "open".into())]);
+        assert_eq!(
+            keyboard_map(r#"{"Ctrl+K": "open"}"#),
+            vec![("ctrl+k".into(), "open".into())]
+        );
     }
 }

@@ -72,6 +72,7 @@ pub struct TestPage {
     pub(crate) upload_frames: VecDeque<ServerMessage>,
     pub(crate) last_upload_id: u32,
     pub(crate) pushes: u64,
+    pub(crate) push_cursor: u64,
     pub(crate) closed: Option<(u16, String)>,
     pub(crate) honour_debounce: bool,
     pub(crate) throttled: HashMap<NodeId, tokio::time::Instant>,
@@ -82,9 +83,18 @@ pub struct TestPage {
 fn encode_room(room: &str) -> String {
     room.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -93,11 +103,18 @@ fn encode_room(room: &str) -> String {
 impl TestPage {
     /// GETs `path` (following redirects), parses it, connects its socket
     /// and sends its `data-liveview-init` events.
-    pub(crate) async fn open(addr: SocketAddr, cookies: Arc<Mutex<Cookies>>, path: &str) -> Result<TestPage, TestError> {
+    pub(crate) async fn open(
+        addr: SocketAddr,
+        cookies: Arc<Mutex<Cookies>>,
+        path: &str,
+    ) -> Result<TestPage, TestError> {
         let (path, body) = fetch(addr, &cookies, path).await?;
         let dom = Dom::parse(&body);
         let root = dom.root_id();
-        let attr = |name: &str| root.and_then(|root| dom.attr(root, name)).filter(|v| !v.is_empty());
+        let attr = |name: &str| {
+            root.and_then(|root| dom.attr(root, name))
+                .filter(|v| !v.is_empty())
+        };
         let room = attr("data-room")
             .or_else(|| attr("data-liveview-room-uuid"))
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -125,6 +142,7 @@ impl TestPage {
             upload_frames: VecDeque::new(),
             last_upload_id: 0,
             pushes: 0,
+            push_cursor: 0,
             closed: None,
             honour_debounce: false,
             throttled: HashMap::new(),
@@ -183,7 +201,11 @@ impl TestPage {
             if !self.seen.insert(el) {
                 continue;
             }
-            if self.dom.attr(el, "data-liveview-init").is_some_and(|f| !f.is_empty()) {
+            if self
+                .dom
+                .attr(el, "data-liveview-init")
+                .is_some_and(|f| !f.is_empty())
+            {
                 self.to_init.push(el);
             }
         }
@@ -206,7 +228,11 @@ impl TestPage {
     fn on_frame(&mut self, text: &str) {
         let message = match ServerMessage::from_json(text) {
             Ok(message) => message,
-            Err(err) => return self.warnings.push(format!("unreadable frame {text:?}: {err}")),
+            Err(err) => {
+                return self
+                    .warnings
+                    .push(format!("unreadable frame {text:?}: {err}"));
+            }
         };
         if message.upload.is_some() {
             return self.upload_frames.push_back(message);
@@ -223,9 +249,15 @@ impl TestPage {
                     .clone()
                     .or_else(|| pending.as_ref().map(|p| p.function.clone()))
                     .unwrap_or_default(),
-                code: message.code.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                code: message
+                    .code
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
                 message: error.clone(),
-                element: pending.as_ref().map(|p| p.element.clone()).unwrap_or_default(),
+                element: pending
+                    .as_ref()
+                    .map(|p| p.element.clone())
+                    .unwrap_or_default(),
             };
             if let Some(form) = pending.as_ref().and_then(|p| p.form) {
                 self.show_error(form, error);
@@ -255,7 +287,9 @@ impl TestPage {
 
     /// An error frame's message in the form's `[data-liveview-error]` box.
     fn show_error(&mut self, form: NodeId, message: &str) {
-        let Ok(Some(boxed)) = self.dom.first("[data-liveview-error]") else { return };
+        let Ok(Some(boxed)) = self.dom.first("[data-liveview-error]") else {
+            return;
+        };
         let inside = self.dom.ancestors(boxed).contains(&form);
         if !inside {
             return;
@@ -283,7 +317,11 @@ impl TestPage {
 }
 
 /// GETs a page, following up to five redirects; returns its final path and body.
-async fn fetch(addr: SocketAddr, cookies: &Mutex<Cookies>, path: &str) -> Result<(String, String), TestError> {
+async fn fetch(
+    addr: SocketAddr,
+    cookies: &Mutex<Cookies>,
+    path: &str,
+) -> Result<(String, String), TestError> {
     let mut path = path.to_owned();
     for _ in 0..6 {
         let mut jar = cookies.lock().map(|c| c.clone()).unwrap_or_default();

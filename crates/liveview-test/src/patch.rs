@@ -48,7 +48,11 @@ fn change(dom: &mut Dom, target: NodeId, patch: &Patch) -> Option<NodeId> {
     if patch.outer {
         let parent = dom.parent_element(target)?;
         let nodes = dom.fragment(html, &dom.tag(parent));
-        let elements: Vec<NodeId> = nodes.iter().copied().filter(|&n| dom.is_element(n)).collect();
+        let elements: Vec<NodeId> = nodes
+            .iter()
+            .copied()
+            .filter(|&n| dom.is_element(n))
+            .collect();
         if let [only] = elements[..] {
             if dom.tag(only) == dom.tag(target) {
                 // The target itself, so a permanent target is replaced too.
@@ -78,7 +82,11 @@ fn change(dom: &mut Dom, target: NodeId, patch: &Patch) -> Option<NodeId> {
 
 /// A child with the same id is updated and moved, not duplicated.
 fn insert_children(dom: &mut Dom, parent: NodeId, nodes: Vec<NodeId>, at_start: bool) {
-    let mut before = if at_start { dom.first_child(parent) } else { None };
+    let mut before = if at_start {
+        dom.first_child(parent)
+    } else {
+        None
+    };
     for node in nodes {
         let old = dom
             .attr(node, "id")

@@ -63,7 +63,10 @@ impl TestPage {
     /// How many elements `selector` matches (0 for a bad selector).
     pub fn count(&mut self, selector: &str) -> usize {
         self.drain();
-        self.dom.select(selector).map(|found| found.len()).unwrap_or(0)
+        self.dom
+            .select(selector)
+            .map(|found| found.len())
+            .unwrap_or(0)
     }
 
     /// Whether `selector` matches an element.
@@ -100,7 +103,10 @@ impl TestPage {
     /// The whole document's HTML.
     pub fn document(&mut self) -> String {
         self.drain();
-        self.dom.root_id().map(|root| self.dom.outer_html(root)).unwrap_or_default()
+        self.dom
+            .root_id()
+            .map(|root| self.dom.outer_html(root))
+            .unwrap_or_default()
     }
 
     /// The current path with its query (`/about`), as patches' `url` left it.

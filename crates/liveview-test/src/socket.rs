@@ -43,9 +43,16 @@ fn header(url: &str, value: &str) -> Result<HeaderValue, TestError> {
 
 impl Socket {
     /// Connects to `path` (with query) on `addr`, as the page at `addr` would.
-    pub(crate) async fn connect(addr: SocketAddr, path: &str, cookie: Option<String>) -> Result<Socket, TestError> {
+    pub(crate) async fn connect(
+        addr: SocketAddr,
+        path: &str,
+        cookie: Option<String>,
+    ) -> Result<Socket, TestError> {
         let url = format!("ws://{addr}{path}");
-        let mut request = url.as_str().into_client_request().map_err(|err| TestError::socket(&url, err))?;
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|err| TestError::socket(&url, err))?;
         let headers = request.headers_mut();
         headers.insert("origin", header(&url, &format!("http://{addr}"))?);
         if let Some(cookie) = cookie {
@@ -68,7 +75,9 @@ impl Socket {
         let reader = tokio::spawn(async move {
             while let Some(message) = stream.next().await {
                 let forwarded = match message {
-                    Ok(Message::Text(text)) => incoming.send(Incoming::Text(text.as_str().to_owned())),
+                    Ok(Message::Text(text)) => {
+                        incoming.send(Incoming::Text(text.as_str().to_owned()))
+                    }
                     Ok(Message::Close(frame)) => {
                         let (code, reason) = frame.map_or((1005, String::new()), |frame| {
                             (u16::from(frame.code), frame.reason.as_str().to_owned())
@@ -78,7 +87,10 @@ impl Socket {
                     }
                     Ok(_) => Ok(()),
                     Err(err) => {
-                        let _ = incoming.send(Incoming::Closed { code: 1006, reason: err.to_string() });
+                        let _ = incoming.send(Incoming::Closed {
+                            code: 1006,
+                            reason: err.to_string(),
+                        });
                         return;
                     }
                 };
@@ -86,7 +98,10 @@ impl Socket {
                     return;
                 }
             }
-            let _ = incoming.send(Incoming::Closed { code: 1006, reason: "connection closed".into() });
+            let _ = incoming.send(Incoming::Closed {
+                code: 1006,
+                reason: "connection closed".into(),
+            });
         });
         Ok(Socket {
             url,
@@ -117,7 +132,10 @@ impl Socket {
     pub(crate) async fn next(&mut self, deadline: Instant) -> Option<Incoming> {
         match tokio::time::timeout_at(deadline, self.rx.recv()).await {
             Ok(Some(incoming)) => Some(incoming),
-            Ok(None) => Some(Incoming::Closed { code: 1006, reason: "connection closed".into() }),
+            Ok(None) => Some(Incoming::Closed {
+                code: 1006,
+                reason: "connection closed".into(),
+            }),
             Err(_) => None,
         }
     }

@@ -23,8 +23,16 @@ pub struct UploadFile {
 
 impl UploadFile {
     /// A file named `name`, of type `content_type`, holding `data`.
-    pub fn new(name: impl Into<String>, content_type: impl Into<String>, data: impl Into<Vec<u8>>) -> Self {
-        UploadFile { name: name.into(), content_type: content_type.into(), data: data.into() }
+    pub fn new(
+        name: impl Into<String>,
+        content_type: impl Into<String>,
+        data: impl Into<Vec<u8>>,
+    ) -> Self {
+        UploadFile {
+            name: name.into(),
+            content_type: content_type.into(),
+            data: data.into(),
+        }
     }
 }
 
@@ -37,7 +45,11 @@ impl TestPage {
     /// # Errors
     /// [`TestError::NotActionable`] when it is not a file input, and the
     /// errors of the answers.
-    pub async fn upload(&mut self, selector: &str, files: Vec<UploadFile>) -> Result<(), TestError> {
+    pub async fn upload(
+        &mut self,
+        selector: &str,
+        files: Vec<UploadFile>,
+    ) -> Result<(), TestError> {
         self.drain();
         let el = self.dom.find(selector)?;
         if crate::actions::el_type(&self.dom, el).as_deref() != Some("file") {
@@ -50,7 +62,12 @@ impl TestPage {
         self.files.insert(el, files);
         let mut refs = Vec::new();
         for kind in ["input", "change"] {
-            let event = crate::actions::DomEvent { kind: kind.into(), target: el, key: None, submitter: None };
+            let event = crate::actions::DomEvent {
+                kind: kind.into(),
+                target: el,
+                key: None,
+                submitter: None,
+            };
             let dispatched = crate::actions::dispatch(&self.dom, &event);
             refs.extend(self.run(&dispatched.triggers, kind, None).await?);
         }
@@ -58,7 +75,11 @@ impl TestPage {
     }
 
     /// Uploads the files of `inputs`; returns the event's `uploads` field.
-    pub(crate) async fn upload_files(&mut self, function: &str, inputs: &[NodeId]) -> Result<Value, TestError> {
+    pub(crate) async fn upload_files(
+        &mut self,
+        function: &str,
+        inputs: &[NodeId],
+    ) -> Result<Value, TestError> {
         let mut ids: Map<String, Value> = Map::new();
         for &input in inputs {
             let field = self.dom.attr(input, "name").unwrap_or_default();
@@ -76,13 +97,27 @@ impl TestPage {
         Ok(Value::Object(ids))
     }
 
-    async fn upload_one(&mut self, id: u32, function: &str, field: &str, file: &UploadFile) -> Result<(), TestError> {
-        let failed = |message: String| TestError::Upload { file: file.name.clone(), function: function.to_owned(), message };
+    async fn upload_one(
+        &mut self,
+        id: u32,
+        function: &str,
+        field: &str,
+        file: &UploadFile,
+    ) -> Result<(), TestError> {
+        let failed = |message: String| TestError::Upload {
+            file: file.name.clone(),
+            function: function.to_owned(),
+            message,
+        };
         let start = json!({"upload": {"op": "start", "id": id, "function": function, "field": field,
             "name": file.name, "type": file.content_type, "size": file.data.len()}});
         self.socket.send_text(start.to_string())?;
         let deadline = Instant::now() + self.timeout;
-        let status = |m: &ServerMessage| m.upload.as_ref().and_then(|u| u["status"].as_str().map(str::to_owned));
+        let status = |m: &ServerMessage| {
+            m.upload
+                .as_ref()
+                .and_then(|u| u["status"].as_str().map(str::to_owned))
+        };
         let answer = self.upload_frame(id, deadline, function).await?;
         if let Some(error) = answer.error {
             return Err(failed(error));
@@ -90,7 +125,8 @@ impl TestPage {
         let mut done = status(&answer).as_deref() == Some("done");
         let mut offset = 0;
         for chunk in file.data.chunks(MAX_CHUNK_BYTES) {
-            self.socket.send_binary(Chunk::encode(id, offset as u64, chunk))?;
+            self.socket
+                .send_binary(Chunk::encode(id, offset as u64, chunk))?;
             offset += chunk.len();
             loop {
                 let frame = self.upload_frame(id, deadline, function).await?;
@@ -115,7 +151,12 @@ impl TestPage {
     }
 
     /// The next upload frame about upload `id`.
-    async fn upload_frame(&mut self, id: u32, deadline: Instant, function: &str) -> Result<ServerMessage, TestError> {
+    async fn upload_frame(
+        &mut self,
+        id: u32,
+        deadline: Instant,
+        function: &str,
+    ) -> Result<ServerMessage, TestError> {
         loop {
             let position = self.upload_frames.iter().position(|m| {
                 m.upload.as_ref().and_then(|u| u["id"].as_u64()) == Some(u64::from(id))
@@ -134,7 +175,10 @@ impl TestPage {
                 }
             }
             if let Some((code, reason)) = &self.closed {
-                return Err(TestError::socket(&self.socket.url, format!("closed ({code} {reason}) during upload {id}")));
+                return Err(TestError::socket(
+                    &self.socket.url,
+                    format!("closed ({code} {reason}) during upload {id}"),
+                ));
             }
         }
     }

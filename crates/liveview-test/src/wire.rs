@@ -23,7 +23,9 @@ impl TestPage {
         let owner = form::form_of(&self.dom, el);
         let fields = form::fields(&self.dom, owner, el, submitter);
         let el_kind = el_type(&self.dom, el);
-        let with_files = kind == "submit" || el_kind.as_deref() == Some("file") || is_submit_type(el_kind.as_deref());
+        let with_files = kind == "submit"
+            || el_kind.as_deref() == Some("file")
+            || is_submit_type(el_kind.as_deref());
         let inputs = if with_files {
             let files = &self.files;
             form::file_inputs(&self.dom, owner.unwrap_or(el), |input| {
@@ -54,7 +56,11 @@ impl TestPage {
         let mut message = json!({
             "function": function, "data": data, "form": fields, "room": self.room, "ref": reference,
         });
-        let lang = self.dom.root_id().and_then(|root| self.dom.attr(root, "lang")).filter(|l| !l.is_empty());
+        let lang = self
+            .dom
+            .root_id()
+            .and_then(|root| self.dom.attr(root, "lang"))
+            .filter(|l| !l.is_empty());
         if let (Some(lang), Some(object)) = (lang, message.as_object_mut()) {
             object.insert("lang".into(), Value::String(lang));
         }
@@ -78,7 +84,12 @@ impl TestPage {
 
     /// Sends the events of matched actions (`trigger`), minding debounce
     /// and throttle when they are honoured.
-    pub(crate) async fn run(&mut self, triggers: &[Trigger], kind: &str, submitter: Option<NodeId>) -> Result<Vec<u64>, TestError> {
+    pub(crate) async fn run(
+        &mut self,
+        triggers: &[Trigger],
+        kind: &str,
+        submitter: Option<NodeId>,
+    ) -> Result<Vec<u64>, TestError> {
         let mut refs = Vec::new();
         for trigger in triggers {
             let Some(function) = trigger.function.clone().filter(|f| !f.is_empty()) else {
@@ -100,13 +111,20 @@ impl TestPage {
                 } else if let Some(throttle) = ms("data-liveview-throttle") {
                     let now = Instant::now();
                     let window = std::time::Duration::from_secs_f64(throttle / 1000.0);
-                    if self.throttled.get(&trigger.el).is_some_and(|last| now - *last < window) {
+                    if self
+                        .throttled
+                        .get(&trigger.el)
+                        .is_some_and(|last| now - *last < window)
+                    {
                         continue;
                     }
                     self.throttled.insert(trigger.el, now);
                 }
             }
-            refs.push(self.send_from(trigger.el, &function, kind, submitter).await?);
+            refs.push(
+                self.send_from(trigger.el, &function, kind, submitter)
+                    .await?,
+            );
         }
         Ok(refs)
     }
@@ -141,7 +159,10 @@ impl TestPage {
             if let Some((code, reason)) = &self.closed {
                 return Err(TestError::socket(
                     &self.socket.url,
-                    format!("closed by the server ({code} {reason}) before {}", self.waiting(&refs, waiting_for)),
+                    format!(
+                        "closed by the server ({code} {reason}) before {}",
+                        self.waiting(&refs, waiting_for)
+                    ),
                 ));
             }
             match self.socket.next(deadline).await {
@@ -150,8 +171,10 @@ impl TestPage {
                     let unanswered = refs.iter().find(|r| !self.answered.contains_key(r));
                     let pending = unanswered.and_then(|r| self.pending.get(r));
                     return Err(TestError::Timeout {
-                        element: pending.map_or_else(|| "the page".to_owned(), |p| p.element.clone()),
-                        function: pending.map_or_else(|| waiting_for.to_owned(), |p| p.function.clone()),
+                        element: pending
+                            .map_or_else(|| "the page".to_owned(), |p| p.element.clone()),
+                        function: pending
+                            .map_or_else(|| waiting_for.to_owned(), |p| p.function.clone()),
                         timeout: self.timeout,
                     });
                 }
@@ -173,7 +196,10 @@ impl TestPage {
         refs.iter()
             .find(|r| !self.answered.contains_key(r))
             .and_then(|r| self.pending.get(r))
-            .map_or_else(|| waiting_for.to_owned(), |p| format!("answering {:?} of {}", p.function, p.element))
+            .map_or_else(
+                || waiting_for.to_owned(),
+                |p| format!("answering {:?} of {}", p.function, p.element),
+            )
     }
 }
 

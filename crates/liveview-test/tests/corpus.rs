@@ -15,7 +15,13 @@ fn functions(cases: &[Value]) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for case in cases {
         for event in case["events"].as_array().unwrap() {
-            let name: &'static str = Box::leak(event["function"].as_str().unwrap().to_owned().into_boxed_str());
+            let name: &'static str = Box::leak(
+                event["function"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+                    .into_boxed_str(),
+            );
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -33,7 +39,12 @@ async fn step(page: &mut TestPage, step: &Value) -> Result<(), TestError> {
         "fill" => page.fill(arg(0), arg(1)).await,
         "press" => page.press(arg(0), arg(1)).await,
         "select" => {
-            let values: Vec<&str> = args[1].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            let values: Vec<&str> = args[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
             page.select(arg(0), &values).await
         }
         other => panic!("unknown step {other}"),
@@ -50,8 +61,16 @@ async fn the_kit_sends_the_corpus_events() {
         let name = case["name"].as_str().unwrap();
         let path = format!("/case{i}");
         let room = liveview::templates::new_room_id();
-        app.page(&path, &format!(r#"data-room="{room}""#), "Corpus", case["body"].as_str().unwrap());
-        let mut page = kit.open(&path).await.unwrap_or_else(|err| panic!("{name}: {err}"));
+        app.page(
+            &path,
+            &format!(r#"data-room="{room}""#),
+            "Corpus",
+            case["body"].as_str().unwrap(),
+        );
+        let mut page = kit
+            .open(&path)
+            .await
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
         for s in case["steps"].as_array().unwrap() {
             match step(&mut page, s).await {
                 // A step that sends nothing is what the corpus says when it lists no event for it.
@@ -64,7 +83,11 @@ async fn the_kit_sends_the_corpus_events() {
             .iter()
             .map(|e| json!({"function": e["function"], "data": e["data"], "form": e["form"]}))
             .collect();
-        assert_eq!(Value::Array(sent), case["events"], "{name}: what the kit sent");
+        assert_eq!(
+            Value::Array(sent),
+            case["events"],
+            "{name}: what the kit sent"
+        );
         let received: Vec<Value> = app
             .events()
             .into_iter()

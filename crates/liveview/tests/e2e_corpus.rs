@@ -17,7 +17,13 @@ fn functions(cases: &[Value]) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for case in cases {
         for event in case["events"].as_array().unwrap() {
-            let name: &'static str = Box::leak(event["function"].as_str().unwrap().to_owned().into_boxed_str());
+            let name: &'static str = Box::leak(
+                event["function"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+                    .into_boxed_str(),
+            );
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -34,7 +40,11 @@ async fn step(page: &Page, step: &Value) {
     match kind.as_str() {
         "click" => page.click(args.as_str().unwrap()).await,
         "submit" => {
-            page.eval(&format!("document.querySelector({}).requestSubmit()", js(args))).await;
+            page.eval(&format!(
+                "document.querySelector({}).requestSubmit()",
+                js(args)
+            ))
+            .await;
         }
         "fill" => {
             page.eval(&format!(
