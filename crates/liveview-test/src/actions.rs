@@ -6,6 +6,7 @@
 use ego_tree::NodeId;
 
 use crate::dom::Dom;
+pub(crate) use crate::form::{el_type, is_submit_type};
 use crate::keys::{KeyPress, canonical_combo, event_combo, is_modifier, key_name, keyboard_map};
 
 /// One `…->…#run:…` token of `data-action`.
@@ -116,61 +117,6 @@ pub(crate) fn actions_of(attr: &str) -> Vec<Action> {
             options,
         })
         .collect()
-}
-
-/// `el.type` as the DOM reports it, for the elements that have one.
-pub(crate) fn el_type(dom: &Dom, el: NodeId) -> Option<String> {
-    const INPUT_TYPES: [&str; 22] = [
-        "hidden",
-        "text",
-        "search",
-        "tel",
-        "url",
-        "email",
-        "password",
-        "date",
-        "month",
-        "week",
-        "time",
-        "datetime-local",
-        "number",
-        "range",
-        "color",
-        "checkbox",
-        "radio",
-        "file",
-        "submit",
-        "image",
-        "reset",
-        "button",
-    ];
-    let declared = dom.attr(el, "type").map(|t| t.to_ascii_lowercase());
-    match dom.tag(el).as_str() {
-        "input" => Some(
-            declared
-                .filter(|t| INPUT_TYPES.contains(&t.as_str()))
-                .unwrap_or_else(|| "text".into()),
-        ),
-        "button" => Some(
-            declared
-                .filter(|t| matches!(t.as_str(), "submit" | "reset" | "button"))
-                .unwrap_or_else(|| "submit".into()),
-        ),
-        "select" => Some(
-            if dom.has_attr(el, "multiple") {
-                "select-multiple"
-            } else {
-                "select-one"
-            }
-            .into(),
-        ),
-        "textarea" => Some("textarea".into()),
-        _ => None,
-    }
-}
-
-pub(crate) fn is_submit_type(kind: Option<&str>) -> bool {
-    matches!(kind, Some("submit" | "image"))
 }
 
 /// `defaultEvent`: the event `page#run` without an event listens to.

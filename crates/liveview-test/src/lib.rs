@@ -57,6 +57,7 @@ mod actions;
 mod app;
 mod dom;
 mod error;
+mod file;
 mod form;
 mod http;
 mod keys;
@@ -70,5 +71,5 @@ mod wire;
 
 pub use app::TestApp;
 pub use error::TestError;
+pub use file::UploadFile;
 pub use page::{DEFAULT_TIMEOUT, ErrorFrame, TestPage};
-pub use upload::UploadFile;

@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use crate::dom::Dom;
 use crate::error::TestError;
+use crate::file::UploadFile;
 use crate::http::{self, Cookies};
 use crate::socket::{Incoming, Socket};
-use crate::upload::UploadFile;
 
 /// How long an action waits for its answer unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -461,7 +461,7 @@ impl LiveViewBuilder {
             services: Arc::new(services),
         };
         let connect_rate = ConnectRate::from_limits(&app.limits);
-        Ok(LiveView {
+        let lv = LiveView {
             server: Arc::new(Server {
                 app: Arc::new(app),
                 origins,
@@ -475,7 +475,9 @@ impl LiveViewBuilder {
                 }),
                 connect_rate,
             }),
-        })
+        };
+        lv.warn_unknown_functions();
+        Ok(lv)
     }
 }
 
