@@ -23,7 +23,10 @@ fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder()
         .handler("update_content", update_content)
-        .templates(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/templates/click"))
+        .templates(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/templates/click"
+        ))
         .build()?;
     let templates = lv.templates().clone();
     let page = move || async move { render(&templates, "page.html") };

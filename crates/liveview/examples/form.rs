@@ -33,7 +33,10 @@ fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder()
         .handler("validate_form", validate_form)
-        .templates(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/templates/form"))
+        .templates(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/templates/form"
+        ))
         .build()?;
     let templates = lv.templates().clone();
     let page = move || async move { render(&templates, "page.html") };

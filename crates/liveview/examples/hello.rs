@@ -16,8 +16,12 @@ async fn greet(event: Event) -> liveview::Result<Patch> {
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder().handler("greet", greet).build()?;
     let templates = lv.templates().clone();
-    let page = move || async move { axum::response::Html(templates.render_str(PAGE, ()).unwrap_or_default()) };
-    Ok(axum::Router::new().route("/", axum::routing::get(page)).merge(lv.router()))
+    let page = move || async move {
+        axum::response::Html(templates.render_str(PAGE, ()).unwrap_or_default())
+    };
+    Ok(axum::Router::new()
+        .route("/", axum::routing::get(page))
+        .merge(lv.router()))
 }
 
 #[tokio::main]

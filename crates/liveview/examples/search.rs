@@ -35,7 +35,10 @@ fn find(query: &str) -> Vec<&'static str> {
 }
 
 async fn search(ctx: Ctx, Form(q): Form<Query>) -> liveview::Result<Patch> {
-    let html = ctx.render("results.html", context! { query => q.query, results => find(&q.query) })?;
+    let html = ctx.render(
+        "results.html",
+        context! { query => q.query, results => find(&q.query) },
+    )?;
     Ok(Patch::html("#results", html))
 }
 
@@ -49,7 +52,10 @@ fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder()
         .handler("search", search)
-        .templates(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/templates/search"))
+        .templates(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/templates/search"
+        ))
         .build()?;
     let templates = lv.templates().clone();
     let page = move || async move { render(&templates, "page.html") };
@@ -78,7 +84,10 @@ mod tests {
         assert_eq!(page.count("#results li"), 2);
         assert!(page.text("#results").contains("Rust for web developers"));
         page.fill("#search-input", "<b>").await?;
-        assert_eq!(page.html("#results"), "<ul><li>Nothing matches “&lt;b&gt;”</li></ul>");
+        assert_eq!(
+            page.html("#results"),
+            "<ul><li>Nothing matches “&lt;b&gt;”</li></ul>"
+        );
         Ok(())
     }
 
@@ -98,7 +107,10 @@ mod tests {
     fn every_function_in_the_templates_has_a_handler() {
         let lv = liveview::LiveView::builder()
             .handler("search", super::search)
-            .templates(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/templates/search"))
+            .templates(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/templates/search"
+            ))
             .build();
         assert_eq!(lv.map(|lv| lv.check_templates()).ok(), Some(vec![]));
     }
