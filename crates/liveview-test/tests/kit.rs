@@ -28,7 +28,7 @@ const BODY: &str = r##"
 <form id="up" data-liveview-function="upload" data-action="submit->page#run">
   <input type="file" name="file" multiple><button>Send</button>
 </form>
-<input id="q" name="q" data-liveview-function="count" data-action="input->page#run" data-liveview-debounce="200">
+<input id="q" name="q" data-liveview-function="count" data-action="input->page#run" data-liveview-debounce="400">
 <ul id="log"></ul><div id="lazy" data-liveview-init="lazy"></div><p id="lazy-out"></p>
 "##;
 
@@ -104,6 +104,13 @@ fn router() -> axum::Router {
         .merge(lv.router())
 }
 
+#[test]
+fn pages_and_apps_can_move_between_tasks() {
+    fn send<T: Send>() {}
+    send::<TestApp>();
+    send::<liveview_test::TestPage>();
+}
+
 #[tokio::test]
 async fn actions_patches_navigation_and_init() {
     let app = TestApp::new(router()).await.unwrap();
@@ -176,14 +183,14 @@ async fn debounce_is_skipped_or_honoured() {
     let start = Instant::now();
     page.fill("#q", "a").await.unwrap();
     assert!(
-        start.elapsed() < Duration::from_millis(200),
+        start.elapsed() < Duration::from_millis(400),
         "skipped by default"
     );
     page.honour_debounce(true);
     let start = Instant::now();
     page.fill("#q", "ab").await.unwrap();
     assert!(
-        start.elapsed() >= Duration::from_millis(200),
+        start.elapsed() >= Duration::from_millis(400),
         "honoured when asked"
     );
     assert_eq!(page.text("#log"), "aab");
