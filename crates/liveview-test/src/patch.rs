@@ -106,3 +106,81 @@ fn insert_children(dom: &mut Dom, parent: NodeId, nodes: Vec<NodeId>, at_start: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dom(body: &str) -> Dom {
+        Dom::parse(&format!(
+            "<!DOCTYPE html><html><head><title>T</title></head><body>{body}</body></html>"
+        ))
+    }
+
+    #[test]
+    fn every_patch_kind_applies() {
+        let mut d =
+            dom(r#"<ul id="l"><li id="a">a</li></ul><div id="x">x</div><p id="gone">g</p>"#);
+        apply(&mut d, &Patch::append("#l", r#"<li id="b">b</li>"#));
+        apply(&mut d, &Patch::prepend("#l", r#"<li id="z">z</li>"#));
+        apply(&mut d, &Patch::append("#l", r#"<li id="a">a2</li>"#));
+        let list = d.find("#l").unwrap();
+        assert_eq!(
+            d.inner_html(list),
+            r#"<li id="z">z</li><li id="b">b</li><li id="a">a2</li>"#,
+            "an id is moved, not duplicated"
+        );
+        apply(
+            &mut d,
+            &Patch::replace("#x", r#"<section id="y">y</section>"#),
+        );
+        assert!(d.first("#x").unwrap().is_none() && d.first("section#y").unwrap().is_some());
+        apply(&mut d, &Patch::remove("#gone"));
+        assert!(d.first("#gone").unwrap().is_none());
+        let applied = apply(&mut d, &Patch::navigate("/next").with_title("Next"));
+        assert_eq!(
+            (applied.url.as_deref(), d.title()),
+            (Some("/next"), "Next".to_owned())
+        );
+        let missing = apply(&mut d, &Patch::html("#nowhere", "x"));
+        assert_eq!(
+            missing.warning.as_deref(),
+            Some("patch target not found: #nowhere")
+        );
+    }
+
+    #[test]
+    fn the_morph_keeps_elements_and_permanent_content() {
+        let mut d = dom(
+            r#"<div id="t"><p id="keep" data-liveview-init="f">old</p><span data-liveview-permanent>mine</span></div>"#,
+        );
+        let kept = d.find("#keep").unwrap();
+        apply(
+            &mut d,
+            &Patch::html(
+                "#t",
+                r#"<p id="keep" class="new">new</p><span data-liveview-permanent>theirs</span>"#,
+            ),
+        );
+        assert_eq!(
+            d.find("#keep").unwrap(),
+            kept,
+            "the same node: its init does not fire again"
+        );
+        assert_eq!(d.attr(kept, "class").as_deref(), Some("new"));
+        assert_eq!(d.text(kept), "new");
+        let target = d.find("#t").unwrap();
+        assert!(
+            d.inner_html(target).contains("mine"),
+            "{}",
+            d.inner_html(target)
+        );
+    }
+
+    #[test]
+    fn fragments_parse_in_their_target_context() {
+        let mut d = dom(r#"<table><tbody id="rows"></tbody></table>"#);
+        apply(&mut d, &Patch::html("#rows", "<tr><td>1</td></tr>"));
+        assert_eq!(d.select("#rows tr td").unwrap().len(), 1);
+    }
+}
