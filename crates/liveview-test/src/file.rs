@@ -1,6 +1,6 @@
 //! A file in memory, for an upload.
 
-/// A file in memory, for [`TestPage::upload`].
+/// A file in memory, for [`TestPage::upload`](crate::TestPage::upload).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadFile {
     /// Its name (`cat.png`).
