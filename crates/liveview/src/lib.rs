@@ -89,6 +89,7 @@
 
 mod app;
 mod channels;
+mod check;
 pub mod client;
 mod ctx;
 mod de;
@@ -109,6 +110,7 @@ pub mod templates;
 pub mod upload;
 
 pub use channels::Channels;
+pub use check::UnknownFunction;
 pub use ctx::Ctx;
 pub use error::{BuildError, Error, Result};
 pub use extract::typed::{Data, Form, State};

@@ -55,6 +55,8 @@ pub(crate) type EnvSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
 #[derive(Clone)]
 pub struct Templates {
     source: Arc<Source>,
+    /// The directory templates load from, for [`Templates::sources`].
+    dir: Option<Arc<Path>>,
 }
 
 enum Source {
@@ -105,6 +107,7 @@ impl TemplatesBuilder {
             setup,
             rooms,
         } = self;
+        let dir_kept: Option<Arc<Path>> = dir.as_deref().map(Arc::from);
         let source = match dir {
             Some(dir) if reload => Source::Reloading(AutoReloader::new(move |notifier| {
                 notifier.watch_path(&dir, true);
@@ -114,6 +117,7 @@ impl TemplatesBuilder {
         };
         Templates {
             source: Arc::new(source),
+            dir: dir_kept,
         }
     }
 }
@@ -210,6 +214,55 @@ impl Templates {
                 let env = reloader.acquire_env()?;
                 Ok(env.render_named_str("inline.html", source, context)?)
             }
+        }
+    }
+}
+
+impl Templates {
+    /// Every template's name and source: the files of the template
+    /// directory and the templates added to the environment (for
+    /// `LiveView::check_templates`).
+    pub(crate) fn sources(&self) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        if let Some(dir) = &self.dir {
+            read_dir_sources(dir, dir, &mut found);
+        }
+        let mut add = |env: &Environment<'_>| {
+            for (name, template) in env.templates() {
+                if !found.iter().any(|(known, _)| known == name) {
+                    found.push((name.to_owned(), template.source().to_owned()));
+                }
+            }
+        };
+        match &*self.source {
+            Source::Fixed(env) => add(env),
+            Source::Reloading(reloader) => {
+                if let Ok(env) = reloader.acquire_env() {
+                    add(&env);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The UTF-8 files under `dir`, named by their path relative to `root`.
+fn read_dir_sources(root: &Path, dir: &Path, found: &mut Vec<(String, String)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            read_dir_sources(root, &path, found);
+        } else if let Ok(source) = std::fs::read_to_string(&path) {
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            found.push((name, source));
         }
     }
 }

@@ -546,7 +546,7 @@ impl LiveViewBuilder {
             metrics,
         };
         let connect_rate = ConnectRate::from_limits(&app.limits);
-        Ok(LiveView {
+        let lv = LiveView {
             server: Arc::new(Server {
                 app: Arc::new(app),
                 origins,
@@ -560,7 +560,9 @@ impl LiveViewBuilder {
                 }),
                 connect_rate,
             }),
-        })
+        };
+        lv.warn_unknown_functions();
+        Ok(lv)
     }
 }
 
