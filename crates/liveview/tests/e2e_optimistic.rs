@@ -9,6 +9,8 @@
 use liveview::Patch;
 use liveview_e2e::scripted::{App, PageExt};
 use liveview_e2e::{Browser, Page};
+use std::time::Duration;
+
 use serde_json::json;
 
 const FUNCTIONS: &[&str] = &["like", "say", "other", "save_form"];
@@ -225,8 +227,9 @@ async fn dirty(app: &App, page: &Page) {
     eprintln!("ok: dirty");
 }
 
-/// Rolled back when the socket closes before the answer (last: the held
-/// event is never answered).
+/// Kept while the socket is down: the page's session parks, the event stays
+/// in flight and its answer comes after the resume (a session that cannot
+/// be resumed rolls it back, as an unanswered event).
 async fn lost_socket(app: &App, page: &Page) {
     let url = app.room_page(
         "/lost",
@@ -241,8 +244,19 @@ async fn lost_socket(app: &App, page: &Page) {
     assert_eq!(page.eval(LIKE).await, json!([true, "true", "Liked"]));
     page.eval("dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }))")
         .await;
-    page.wait_until("return !document.getElementById('like').classList.contains('liked')")
+    page.wait_until("return !liveview.connected").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        page.eval(LIKE).await,
+        json!([true, "true", "Liked"]),
+        "kept while parked"
+    );
+    page.eval("dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))")
         .await;
-    assert_eq!(page.eval(LIKE).await, json!([false, "false", "Liked"]));
+    page.wait_until("return liveview.connected").await;
+    app.reply("like", vec![Patch::html("#like", "Liked!")]);
+    app.release();
+    page.wait_for_text("#like", "Liked!").await;
+    assert_eq!(page.eval(LIKE).await, json!([true, "true", "Liked!"]));
     eprintln!("ok: lost socket");
 }

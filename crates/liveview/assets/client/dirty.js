@@ -11,7 +11,7 @@ function dirty(form, state) {
 }
 const guard = (e) => find('[data-liveview-dirty=guard].lv-dirty') && e.preventDefault();
 const dirtyIn = (scope) => scope.querySelectorAll('form[data-liveview-dirty]').forEach((form) => dirty(form));
-function sent({ form, then }) {
+function dirtySent({ form, then }) {
   const state = form && formState(form);
   dirty(form, state);
   // Unchanged since sent: the answer's fields, once patched, are clean.

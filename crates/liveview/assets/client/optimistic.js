@@ -17,6 +17,6 @@ function sending(entry, message) {
     copies.forEach((node) => node.remove());
     undo(log, !isAnswer(frame));
   });
-  sent(entry);
+  dirtySent(entry);
   runAfter(entry);
 }
