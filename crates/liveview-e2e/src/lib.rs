@@ -6,7 +6,8 @@
 //!   WebSocket client that speaks the protocol ([`ws::Client`]);
 //! - [`scripted`]: an app whose handlers record events and answer as the
 //!   test scripts, for the browser client's tests;
-//! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]).
+//! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]);
+//! - [`cluster`]: a real Redis Cluster ([`cluster::RedisCluster`]).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -29,6 +30,7 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod cluster;
 pub mod redis;
 pub mod scripted;
 pub mod ws;
