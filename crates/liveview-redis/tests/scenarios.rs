@@ -1,7 +1,8 @@
 //! Broadcast, group, direct-send and presence scenarios, written once and
 //! run on every channel layer: `in_memory` (one node, `InMemoryLayer` and
-//! `Presence::in_memory`) and `on_redis` (two `RedisLayer` nodes sharing one
-//! real redis-server, with `RedisPresence`).
+//! `Presence::in_memory`), `on_redis` (two `RedisLayer` nodes sharing one
+//! real redis-server, with `RedisPresence`) and `on_redis_cluster` (the
+//! same on a real 3-master Redis Cluster).
 //!
 //! Clients are placed with `Cluster::node(i)` (node `i % n`), so on the
 //! in-memory layer every client is on its one node and on Redis they
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use liveview::layer::ConnId;
 use liveview::presence::{Presence, PresenceEvent};
 use liveview::{Ctx, Data, Error, Limits, LiveView, LiveViewBuilder, Patch, Result, State};
+use liveview_e2e::cluster::RedisCluster;
 use liveview_e2e::redis::{RedisServer, wait_until};
 use liveview_e2e::ws::{Client, TestServer};
 use liveview_redis::{RedisConfig, RedisLayer, RedisPresence};
@@ -152,6 +154,8 @@ struct Node {
 struct Cluster {
     nodes: Vec<Node>,
     redis: Option<RedisServer>,
+    /// A Redis Cluster's processes, kept alive with the nodes.
+    _shards: Option<RedisCluster>,
 }
 
 impl Cluster {
@@ -185,15 +189,34 @@ async fn in_memory() -> Cluster {
             layer: None,
         }],
         redis: None,
+        _shards: None,
     }
 }
 
 /// `n` nodes on one real redis-server.
 async fn on_redis(n: usize) -> Cluster {
     let redis = RedisServer::start();
+    Cluster {
+        nodes: redis_nodes(&redis.url(), n).await,
+        redis: Some(redis),
+        _shards: None,
+    }
+}
+
+/// `n` nodes on a real Redis Cluster (3 masters, 3 replicas).
+async fn on_cluster(n: usize) -> Cluster {
+    let shards = RedisCluster::start();
+    Cluster {
+        nodes: redis_nodes(&shards.url(), n).await,
+        redis: None,
+        _shards: Some(shards),
+    }
+}
+
+async fn redis_nodes(url: &str, n: usize) -> Vec<Node> {
     let mut nodes = Vec::new();
     for _ in 0..n {
-        let layer = RedisConfig::new(redis.url())
+        let layer = RedisConfig::new(url)
             .prefix(PREFIX)
             .reconnect_max(Duration::from_millis(200))
             .op_timeout(Duration::from_millis(500))
@@ -209,10 +232,7 @@ async fn on_redis(n: usize) -> Cluster {
             layer: Some(layer),
         });
     }
-    Cluster {
-        nodes,
-        redis: Some(redis),
-    }
+    nodes
 }
 
 /// One `#[tokio::test]` per layer for each scenario.
@@ -228,6 +248,11 @@ macro_rules! on_every_layer {
                 #[tokio::test]
                 async fn on_redis() {
                     super::$scenario(&super::on_redis(2).await).await;
+                }
+
+                #[tokio::test]
+                async fn on_redis_cluster() {
+                    super::$scenario(&super::on_cluster(2).await).await;
                 }
             }
         )*
@@ -497,7 +522,7 @@ async fn direct_messages_reach_a_connection_on_any_node(cluster: &Cluster) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    if cluster.redis.is_none() {
+    if cluster.first().layer.is_none() {
         // On one node, an id of no connection of this node is gone too (on
         // a distributed layer, an unknown node's id goes to that node).
         a.event("poke", json!({"id": "0".repeat(32)}), json!({}))
