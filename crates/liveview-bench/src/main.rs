@@ -5,6 +5,7 @@
 
 mod cli;
 mod client;
+mod nodes;
 mod progress;
 mod report;
 mod scenarios;
@@ -92,6 +93,22 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         Command::Http(a) => a.clients,
         Command::Serve(_) => 0,
     };
+    if let Command::Fanout(a) = command
+        && a.nodes.nodes > 1
+    {
+        let nodes = nodes::Nodes::start(&a.nodes, common).await?;
+        // This process holds every connection; each server its share.
+        let share = connections.div_ceil(nodes.servers.len());
+        for (i, server) in nodes.servers.iter().enumerate() {
+            if let Err(e) = server.check_fd_budget(if i == 0 { connections } else { share }) {
+                nodes.stop().await;
+                return Err(e);
+            }
+        }
+        let result = scenarios::fanout_nodes::run(a, &nodes).await;
+        nodes.stop().await;
+        return result;
+    }
     let server = Server::start(common).await?;
     if let Err(e) = server.check_fd_budget(connections) {
         server.stop().await;

@@ -45,14 +45,31 @@ impl Server {
                 pid: common.server_pid,
                 child: None,
             }),
-            None => Self::spawn(common.server_threads, common.server_read_buffer).await,
+            None => Self::spawn(common.server_threads, common.server_read_buffer, None).await,
         }
     }
 
-    async fn spawn(threads: Option<usize>, read_buffer: Option<usize>) -> Result<Self, BoxError> {
+    /// A bench server on the Redis at `redis`: one node of several.
+    pub(crate) async fn start_node(common: &Common, redis: &str) -> Result<Self, BoxError> {
+        Self::spawn(
+            common.server_threads,
+            common.server_read_buffer,
+            Some(redis),
+        )
+        .await
+    }
+
+    async fn spawn(
+        threads: Option<usize>,
+        read_buffer: Option<usize>,
+        redis: Option<&str>,
+    ) -> Result<Self, BoxError> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--print-addr"]);
+        if let Some(url) = redis {
+            cmd.args(["--redis", url]);
+        }
         if let Some(t) = threads {
             cmd.args(["--threads", &t.to_string()]);
         }

@@ -118,6 +118,7 @@ impl RedisLayer {
             connected: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
+            received: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             config,
@@ -171,6 +172,13 @@ impl RedisLayer {
     /// the message expired: it then arrived, and is not counted).
     pub fn dropped_messages(&self) -> u64 {
         self.handle.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Group and direct messages that arrived on this node's subscriber
+    /// connection, live (its own echoes included): one per message and
+    /// subscribed node, however many of its clients get it.
+    pub fn received_messages(&self) -> u64 {
+        self.handle.shared.received.load(Ordering::Relaxed)
     }
 
     /// Messages read back from the replay streams after reconnections.

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     /// or frozen): later joins do not wait until the subscriber catches up.
     pub(crate) stalled: AtomicBool,
     pub(crate) dropped: AtomicU64,
+    /// Group and direct messages that arrived from Redis (live).
+    pub(crate) received: AtomicU64,
     pub(crate) replayed: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     pub(crate) config: RedisConfig,

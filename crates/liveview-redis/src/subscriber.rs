@@ -354,6 +354,7 @@ impl Subscriber {
             }
             return;
         }
+        self.shared.received.fetch_add(1, Ordering::Relaxed);
         let Ok(text) = std::str::from_utf8(payload) else {
             tracing::debug!(channel, "liveview: dropped a non-UTF-8 redis message");
             return;
