@@ -97,10 +97,17 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         && a.nodes.nodes > 1
     {
         let nodes = nodes::Nodes::start(&a.nodes, common).await?;
-        // This process holds every connection; each server its share.
-        let share = connections.div_ceil(nodes.servers.len());
+        // This process holds every connection, and two pipes per server
+        // besides the first; each server its share.
+        let k = nodes.servers.len();
+        let share = connections.div_ceil(k);
         for (i, server) in nodes.servers.iter().enumerate() {
-            if let Err(e) = server.check_fd_budget(if i == 0 { connections } else { share }) {
+            let need = if i == 0 {
+                connections + 2 * (k - 1)
+            } else {
+                share
+            };
+            if let Err(e) = server.check_fd_budget(need) {
                 nodes.stop().await;
                 return Err(e);
             }

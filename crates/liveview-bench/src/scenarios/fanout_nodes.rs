@@ -157,6 +157,7 @@ pub(crate) async fn run(args: &FanoutArgs, nodes: &Nodes) -> Result<Report, BoxE
     let cpu: Vec<_> = meters.iter().map(CpuMeter::stop).collect();
     let redis_after = nodes.redis_counters().await?;
     let received_after = nodes.received().await?;
+    let rss_kib: Vec<Option<u64>> = nodes.servers.iter().map(|s| s.rss_kib()).collect();
     bar.finish();
     while let Some(done) = set.try_join_next() {
         errors += 1;
@@ -208,13 +209,18 @@ pub(crate) async fn run(args: &FanoutArgs, nodes: &Nodes) -> Result<Report, BoxE
         r.row(
             &format!("node {node}"),
             format!(
-                "{} clients; first {}  median {}  last {} (p50 of rounds; last max {}); cpu {:.2} s; {:.2} messages from Redis per broadcast",
+                "{} clients; first {}  median {}  last {} (p50 of rounds; last max {}); cpu {:.2} s; rss {}; {:.2} messages from Redis per broadcast",
                 figures.clients,
                 p50(&f),
                 p50(&m),
                 p50(&l),
                 report::ms(l.max_us),
                 cpu.get(node).and_then(|c| c.server_s).unwrap_or(0.0),
+                rss_kib
+                    .get(node)
+                    .copied()
+                    .flatten()
+                    .map_or_else(|| "unknown".to_owned(), |kib| format!("{:.0} MiB", kib as f64 / 1024.0)),
                 received.get(node).copied().unwrap_or(0.0)
             ),
         );
@@ -271,6 +277,7 @@ pub(crate) async fn run(args: &FanoutArgs, nodes: &Nodes) -> Result<Report, BoxE
                     "median_us": f.median.percentiles(),
                     "last_us": f.last.percentiles(),
                     "cpu": cpu.get(node),
+                    "rss_kib": rss_kib.get(node).copied().flatten(),
                     "received_per_broadcast": received.get(node),
                 })
             })
