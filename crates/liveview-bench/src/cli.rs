@@ -134,6 +134,9 @@ pub(crate) struct RttArgs {
     pub(crate) reply_timeout: Duration,
 
     #[command(flatten)]
+    pub(crate) nodes: NodesArgs,
+
+    #[command(flatten)]
     pub(crate) common: Common,
 }
 
@@ -204,7 +207,7 @@ pub(crate) struct FanoutArgs {
     pub(crate) common: Common,
 }
 
-/// Several bench servers on one Redis (`fanout`).
+/// Several bench servers on one Redis (`fanout` and `rtt`).
 #[derive(Debug, Clone, Args)]
 pub(crate) struct NodesArgs {
     /// Start this many bench servers sharing one Redis, spread the clients

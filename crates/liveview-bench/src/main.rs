@@ -93,10 +93,13 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         Command::Http(a) => a.clients,
         Command::Serve(_) => 0,
     };
-    if let Command::Fanout(a) = command
-        && a.nodes.nodes > 1
-    {
-        let nodes = nodes::Nodes::start(&a.nodes, common).await?;
+    let several = match command {
+        Command::Fanout(a) => Some(&a.nodes),
+        Command::Rtt(a) => Some(&a.nodes),
+        _ => None,
+    };
+    if let Some(spec) = several.filter(|n| n.nodes > 1) {
+        let nodes = nodes::Nodes::start(spec, common).await?;
         // This process holds every connection, and two pipes per server
         // besides the first; each server its share.
         let k = nodes.servers.len();
@@ -112,7 +115,11 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
                 return Err(e);
             }
         }
-        let result = scenarios::fanout_nodes::run(a, &nodes).await;
+        let result = match command {
+            Command::Fanout(a) => scenarios::fanout_nodes::run(a, &nodes).await,
+            Command::Rtt(a) => scenarios::load::rtt_nodes(a, &nodes).await,
+            _ => Err("not a multi-node scenario".into()),
+        };
         nodes.stop().await;
         return result;
     }
