@@ -161,6 +161,9 @@ pub(crate) struct RttArgs {
     pub(crate) reply_timeout: Duration,
 
     #[command(flatten)]
+    pub(crate) nodes: NodesArgs,
+
+    #[command(flatten)]
     pub(crate) common: Common,
 }
 
@@ -225,7 +228,27 @@ pub(crate) struct FanoutArgs {
     pub(crate) round_timeout: Duration,
 
     #[command(flatten)]
+    pub(crate) nodes: NodesArgs,
+
+    #[command(flatten)]
     pub(crate) common: Common,
+}
+
+/// Several bench servers on one Redis (`fanout` and `rtt`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NodesArgs {
+    /// Start this many bench servers sharing one Redis, spread the clients
+    /// over them (client i on node i mod K) and send from node 0; the
+    /// report has a row per node, Redis's CPU and the messages through
+    /// Redis per broadcast. 1: one server, no Redis.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64), conflicts_with = "url")]
+    pub(crate) nodes: u16,
+
+    /// The Redis the nodes share (loopback only): `redis://127.0.0.1:PORT`
+    /// or `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`. Default: a
+    /// `redis-server` the tool starts on a free loopback port.
+    #[arg(long, value_name = "URL", requires = "nodes")]
+    pub(crate) redis: Option<String>,
 }
 
 /// `idle` options.
@@ -364,6 +387,12 @@ pub(crate) struct ServeArgs {
     /// Install a `tracing` fmt subscriber (to stderr) with this filter.
     #[arg(long, value_name = "FILTER")]
     pub(crate) trace: Option<String>,
+
+    /// Share this Redis (or `redis+cluster://` Redis Cluster) with other
+    /// nodes, through the Redis channel layer; `GET /layer-stats` then
+    /// answers the layer's message counters.
+    #[arg(long, value_name = "URL")]
+    pub(crate) redis: Option<String>,
 }
 
 /// Parses a positive rate.

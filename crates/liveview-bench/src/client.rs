@@ -28,8 +28,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// loopback source addresses and bounding the handshakes in flight.
 #[derive(Clone)]
 pub(crate) struct Connector {
-    server: SocketAddr,
-    ws_url: Arc<str>,
+    /// The servers and their WebSocket URLs: client `idx` goes to
+    /// `targets[idx % len]`.
+    targets: Arc<[(SocketAddr, Arc<str>)]>,
     sources: Arc<[IpAddr]>,
     in_flight: Arc<Semaphore>,
 }
@@ -38,12 +39,31 @@ impl Connector {
     /// A connector for `server`, with the room, source addresses and
     /// handshake concurrency of the scenario's common options.
     pub(crate) fn new(server: SocketAddr, common: &Common) -> Self {
+        Self::spread(&[server], common)
+    }
+
+    /// A connector that spreads clients over `servers` (client `idx` on
+    /// `servers[idx % len]`); at least one.
+    pub(crate) fn spread(servers: &[SocketAddr], common: &Common) -> Self {
+        let first = servers
+            .first()
+            .copied()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
         Self {
-            server,
-            ws_url: target::ws_url(server, &common.room, if common.v2 { 2 } else { 1 }).into(),
-            sources: target::source_addrs(server, common.source_addrs).into(),
+            targets: servers
+                .iter()
+                .map(|s| {
+                    let url = target::ws_url(*s, &common.room, if common.v2 { 2 } else { 1 });
+                    (*s, Arc::from(url))
+                })
+                .collect(),
+            sources: target::source_addrs(first, common.source_addrs).into(),
             in_flight: Arc::new(Semaphore::new(common.connect_concurrency.max(1))),
         }
+    }
+
+    fn target(&self, idx: usize) -> &(SocketAddr, Arc<str>) {
+        &self.targets[idx % self.targets.len()]
     }
 
     /// A TCP connection from the source address of client `idx`.
@@ -54,7 +74,7 @@ impl Connector {
             IpAddr::V6(_) => TcpSocket::new_v6()?,
         };
         socket.bind(SocketAddr::new(src, 0))?;
-        let stream = socket.connect(self.server).await?;
+        let stream = socket.connect(self.target(idx).0).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
     }
@@ -65,7 +85,7 @@ impl Connector {
         let _permit = self.in_flight.acquire().await?;
         let attempt = async {
             let stream = self.tcp(idx).await?;
-            let request = (*self.ws_url).into_client_request()?;
+            let request = (*self.target(idx).1).into_client_request()?;
             let (ws, _response) =
                 tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config()))
                     .await?;

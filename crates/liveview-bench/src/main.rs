@@ -5,6 +5,7 @@
 
 mod cli;
 mod client;
+mod nodes;
 mod progress;
 mod report;
 mod scenarios;
@@ -94,6 +95,36 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         Command::Storm(a) => a.clients + 1,
         Command::Serve(_) => 0,
     };
+    let several = match command {
+        Command::Fanout(a) => Some(&a.nodes),
+        Command::Rtt(a) => Some(&a.nodes),
+        _ => None,
+    };
+    if let Some(spec) = several.filter(|n| n.nodes > 1) {
+        let nodes = nodes::Nodes::start(spec, common).await?;
+        // This process holds every connection, and two pipes per server
+        // besides the first; each server its share.
+        let k = nodes.servers.len();
+        let share = connections.div_ceil(k);
+        for (i, server) in nodes.servers.iter().enumerate() {
+            let need = if i == 0 {
+                connections + 2 * (k - 1)
+            } else {
+                share
+            };
+            if let Err(e) = server.check_fd_budget(need) {
+                nodes.stop().await;
+                return Err(e);
+            }
+        }
+        let result = match command {
+            Command::Fanout(a) => scenarios::fanout_nodes::run(a, &nodes).await,
+            Command::Rtt(a) => scenarios::load::rtt_nodes(a, &nodes).await,
+            _ => Err("not a multi-node scenario".into()),
+        };
+        nodes.stop().await;
+        return result;
+    }
     let server = Server::start(common).await?;
     if let Err(e) = server.check_fd_budget(connections) {
         server.stop().await;

@@ -24,6 +24,7 @@ use axum::response::Html;
 use axum::routing::get;
 use liveview::layer::SendError;
 use liveview::{Ctx, Data, Limits, LiveView, Patch};
+use liveview_redis::RedisLayer;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -101,8 +102,12 @@ async fn fragment(Query(q): Query<FragmentQuery>) -> Html<String> {
     Html(client::fragment(q.n))
 }
 
-/// The bench app's routes.
-pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> {
+/// The bench app's routes; with a Redis layer, also `GET /layer-stats`:
+/// `{"received": N, "dropped": N}`, the layer's counters.
+pub(crate) fn app(
+    read_buffer_bytes: Option<usize>,
+    layer: Option<RedisLayer>,
+) -> Result<Router, BoxError> {
     let mut limits = Limits::default()
         .events_per_second(None)
         // Checked on every frame (its cost is in the figures) but never
@@ -113,7 +118,25 @@ pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> 
     if let Some(bytes) = read_buffer_bytes {
         limits = limits.read_buffer_bytes(bytes);
     }
-    let lv = LiveView::builder()
+    let mut builder = LiveView::builder();
+    let mut router = Router::new().route("/fragment", get(fragment));
+    if let Some(layer) = layer {
+        builder = builder.layer(layer.clone());
+        router = router.route(
+            "/layer-stats",
+            get(move || {
+                let layer = layer.clone();
+                async move {
+                    serde_json::json!({
+                        "received": layer.received_messages(),
+                        "dropped": layer.dropped_messages(),
+                    })
+                    .to_string()
+                }
+            }),
+        );
+    }
+    let lv = builder
         .auto_register(false)
         .debug(false)
         .handler("echo", echo)
@@ -123,7 +146,7 @@ pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> 
         .limits(limits)
         .allow_any_origin()
         .build()?;
-    let router = lv.router();
+    let lv_router = lv.router();
     let lv = Arc::new(lv);
     let sessions = move || {
         let lv = Arc::clone(&lv);
@@ -135,10 +158,9 @@ pub(crate) fn app(read_buffer_bytes: Option<usize>) -> Result<Router, BoxError> 
             )
         }
     };
-    Ok(Router::new()
-        .route("/fragment", get(fragment))
+    Ok(router
         .route("/bench/sessions", get(sessions))
-        .merge(router))
+        .merge(lv_router))
 }
 
 async fn serve(args: &ServeArgs) -> Result<(), BoxError> {
@@ -159,7 +181,15 @@ async fn serve(args: &ServeArgs) -> Result<(), BoxError> {
             }
         });
     }
-    let app = app(args.read_buffer_bytes)?;
+    let layer = match &args.redis {
+        Some(url) => Some(
+            liveview_redis::RedisConfig::new(url.clone())
+                .connect()
+                .await?,
+        ),
+        None => None,
+    };
+    let app = app(args.read_buffer_bytes, layer)?;
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     if args.print_addr {
         let mut out = tokio::io::stdout();

@@ -45,14 +45,22 @@ impl Server {
                 pid: common.server_pid,
                 child: None,
             }),
-            None => Self::spawn(common).await,
+            None => Self::spawn(common, None).await,
         }
     }
 
-    async fn spawn(common: &Common) -> Result<Self, BoxError> {
+    /// A bench server on the Redis at `redis`: one node of several.
+    pub(crate) async fn start_node(common: &Common, redis: &str) -> Result<Self, BoxError> {
+        Self::spawn(common, Some(redis)).await
+    }
+
+    async fn spawn(common: &Common, redis: Option<&str>) -> Result<Self, BoxError> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--print-addr"]);
+        if let Some(url) = redis {
+            cmd.args(["--redis", url]);
+        }
         if let Some(t) = common.server_threads {
             cmd.args(["--threads", &t.to_string()]);
         }

@@ -273,6 +273,35 @@ fn spawns_its_own_server_without_url() {
     assert!(idle["bytes_per_idle_connection"].is_number(), "{idle}");
 }
 
+/// `--nodes 3`: three bench servers on a redis-server of the tool's own
+/// (it fails, never skips, when redis-server is missing).
+#[test]
+fn several_nodes_share_one_redis_and_each_gets_one_message_per_broadcast() {
+    let (out, v) = run(&["fanout", "--nodes", "3", "-n", "30", "--rounds", "5"]);
+    assert_eq!(n(&v, "nodes"), 3);
+    assert_eq!(n(&v, "delivered"), 150);
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert_eq!(v["publishes_per_broadcast"], 1.0, "{v}");
+    assert_eq!(v["deliveries_to_nodes_per_broadcast"], 3.0, "{v}");
+    let per_node = v["per_node"].as_array().expect("per_node");
+    assert_eq!(per_node.len(), 3);
+    for node in per_node {
+        assert_eq!(node["clients"], 10);
+        assert_eq!(node["received_per_broadcast"], 1.0, "{node}");
+        assert!(node["rss_kib"].is_u64(), "{node}");
+    }
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("node 2"), "{table}");
+
+    let (_, rtt) = run(&[
+        "rtt", "--nodes", "2", "-n", "4", "--events", "20", "--warmup", "0",
+    ]);
+    assert_eq!(n(&rtt, "nodes"), 2);
+    assert_eq!(n(&rtt, "received"), 80);
+    assert_eq!(n(&rtt, "errors"), 0, "{rtt}");
+    assert_eq!(rtt["other_nodes_cpu"].as_array().map(Vec::len), Some(1));
+}
+
 #[test]
 fn refuses_non_loopback_targets() {
     for url in [

@@ -9,6 +9,7 @@
 //! - [`session`]: a version-2 client that keeps its page session across
 //!   sockets as the browser client does ([`session::SessionClient`]);
 //! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]);
+//! - [`cluster`]: a real Redis Cluster ([`cluster::RedisCluster`]);
 //! - [`proxy`]: a TCP proxy that breaks connections on cue
 //!   ([`proxy::TcpProxy`]).
 //!
@@ -33,6 +34,7 @@
 
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod cluster;
 pub mod proxy;
 pub mod redis;
 pub mod scripted;

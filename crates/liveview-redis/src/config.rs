@@ -42,6 +42,8 @@ pub struct RedisConfig {
     pub(crate) outage_max_age: Duration,
     pub(crate) reconnect_max: Duration,
     pub(crate) op_timeout: Duration,
+    /// The nodes of a Redis Cluster (`None`: one Redis).
+    pub(crate) cluster: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for RedisConfig {
@@ -56,6 +58,13 @@ impl std::fmt::Debug for RedisConfig {
             .field("outage_max_age", &self.outage_max_age)
             .field("reconnect_max", &self.reconnect_max)
             .field("op_timeout", &self.op_timeout)
+            .field(
+                "cluster",
+                &self
+                    .cluster
+                    .as_ref()
+                    .map(|nodes| nodes.iter().map(|n| redacted(n)).collect::<Vec<_>>()),
+            )
             .finish()
     }
 }
@@ -79,10 +88,14 @@ pub(crate) fn redacted(url: &str) -> String {
 
 impl RedisConfig {
     /// A configuration for the Redis at `url` (`redis://[:password@]host[:port][/db]`),
-    /// with the defaults below.
+    /// with the defaults below; or for a Redis Cluster, named by
+    /// `redis+cluster://[:password@]host:port[,host:port...]` (some of its
+    /// nodes: the others are found), as [`RedisConfig::cluster`].
     pub fn new(url: impl Into<String>) -> Self {
+        let url = url.into();
         RedisConfig {
-            url: url.into(),
+            cluster: crate::cluster::cluster_nodes(&url),
+            url,
             prefix: "liveview".to_owned(),
             db: None,
             replay_len: 1000,
@@ -92,6 +105,35 @@ impl RedisConfig {
             reconnect_max: Duration::from_secs(5),
             op_timeout: Duration::from_secs(2),
         }
+    }
+
+    /// A configuration for the Redis Cluster that these nodes belong to
+    /// (`redis://[:password@]host:port` each; one is enough, the others are
+    /// found), Redis 7 or later. Groups are spread over the shards by hash
+    /// slot and use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`): a message
+    /// reaches only the shard of its group, and the nodes subscribed there.
+    /// The database is always 0. `docs/redis.md` says how to size one.
+    ///
+    /// ```no_run
+    /// use liveview_redis::RedisConfig;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = RedisConfig::cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+    ///     .connect()
+    ///     .await?;
+    /// // The same: RedisConfig::new("redis+cluster://10.0.0.1:7000,10.0.0.2:7000")
+    /// # let _ = layer;
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut config = RedisConfig::new(nodes.first().cloned().unwrap_or_default());
+        config.cluster = Some(nodes);
+        config
     }
 
     /// The prefix of every key and channel (default `liveview`). Apps that

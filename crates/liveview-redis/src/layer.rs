@@ -34,6 +34,8 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, timeout};
 
 use crate::config::{RedisConfig, RedisLayerError, redacted};
+use crate::conn::Conn;
+use crate::feed::Source;
 use crate::link::PresenceHook;
 use crate::names::Names;
 use crate::publisher::publisher;
@@ -98,32 +100,9 @@ impl RedisLayer {
     }
 
     pub(crate) async fn start(config: RedisConfig) -> Result<RedisLayer, RedisLayerError> {
-        let mut info = config
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(|e| RedisLayerError::Url(e.to_string()))?;
-        if let Some(db) = config.db {
-            let settings = info.redis_settings().clone().set_db(db);
-            info = info.set_redis_settings(settings);
-        }
-        let db = info.redis_settings().db();
-        let client = redis::Client::open(info).map_err(|e| RedisLayerError::Url(e.to_string()))?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.op_timeout))
-            .set_response_timeout(Some(config.op_timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(config.reconnect_max);
-        let manager = timeout(
-            config.op_timeout,
-            client.get_connection_manager_with_config(manager_config),
-        )
-        .await
-        .map_err(|_| RedisLayerError::Connect(format!("no answer from {}", redacted(&config.url))))?
-        .map_err(|e| RedisLayerError::Connect(e.to_string()))?;
-        let names = Names {
-            key: format!("{}:", config.prefix),
-            channel: format!("{}:{db}:", config.prefix),
+        let (manager, source, names) = match &config.cluster {
+            Some(nodes) => connect_cluster(&config, nodes).await?,
+            None => connect_single(&config).await?,
         };
         let (control, control_rx) = mpsc::unbounded_channel();
         let (outbound, outbound_rx) = mpsc::channel(config.outage_buffer);
@@ -132,13 +111,14 @@ impl RedisLayer {
             names,
             node: NodeId::random(),
             manager,
-            client,
+            source,
             control,
             outbound,
             presence: OnceLock::new(),
             connected: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
+            received: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             config,
@@ -170,6 +150,11 @@ impl RedisLayer {
         }
     }
 
+    /// True when this layer runs on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.handle.shared.names.cluster
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.handle.shared
     }
@@ -187,6 +172,13 @@ impl RedisLayer {
     /// the message expired: it then arrived, and is not counted).
     pub fn dropped_messages(&self) -> u64 {
         self.handle.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Group and direct messages that arrived on this node's subscriber
+    /// connection, live (its own echoes included): one per message and
+    /// subscribed node, however many of its clients get it.
+    pub fn received_messages(&self) -> u64 {
+        self.handle.shared.received.load(Ordering::Relaxed)
     }
 
     /// Messages read back from the replay streams after reconnections.
@@ -271,6 +263,76 @@ impl RedisLayer {
             );
         }
     }
+}
+
+/// The command connection, the subscriber's source and the names, on one Redis.
+async fn connect_single(config: &RedisConfig) -> Result<(Conn, Source, Names), RedisLayerError> {
+    let mut info = config
+        .url
+        .as_str()
+        .into_connection_info()
+        .map_err(|e| RedisLayerError::Url(e.to_string()))?;
+    if let Some(db) = config.db {
+        let settings = info.redis_settings().clone().set_db(db);
+        info = info.set_redis_settings(settings);
+    }
+    let db = info.redis_settings().db();
+    let client = redis::Client::open(info).map_err(|e| RedisLayerError::Url(e.to_string()))?;
+    let manager_config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.op_timeout))
+        .set_response_timeout(Some(config.op_timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(config.reconnect_max);
+    let manager = timeout(
+        config.op_timeout,
+        client.get_connection_manager_with_config(manager_config),
+    )
+    .await
+    .map_err(|_| RedisLayerError::Connect(format!("no answer from {}", redacted(&config.url))))?
+    .map_err(|e| RedisLayerError::Connect(e.to_string()))?;
+    let names = Names {
+        key: format!("{}:", config.prefix),
+        channel: format!("{}:{db}:", config.prefix),
+        cluster: false,
+    };
+    Ok((Conn::Single(manager), Source::Single(client), names))
+}
+
+/// The same on a Redis Cluster (database 0; names with hash tags).
+async fn connect_cluster(
+    config: &RedisConfig,
+    nodes: &[String],
+) -> Result<(Conn, Source, Names), RedisLayerError> {
+    if nodes.is_empty() {
+        return Err(RedisLayerError::Url(
+            "a Redis Cluster needs at least one node".to_owned(),
+        ));
+    }
+    if config.prefix.contains(['{', '}']) {
+        return Err(RedisLayerError::Url(
+            "on a Redis Cluster the prefix may not contain braces (they are hash tags)".to_owned(),
+        ));
+    }
+    if config.db.is_some_and(|db| db != 0) {
+        return Err(RedisLayerError::Url(
+            "a Redis Cluster has only database 0".to_owned(),
+        ));
+    }
+    let conn = timeout(
+        config.op_timeout * 2,
+        crate::conn::connect(nodes, config, None),
+    )
+    .await
+    .map_err(|_| {
+        RedisLayerError::Connect(format!("no answer from {}", redacted(&nodes.join(","))))
+    })?
+    .map_err(|e| RedisLayerError::Connect(e.to_string()))?;
+    let names = Names {
+        key: format!("{}:", config.prefix),
+        channel: format!("{}:0:", config.prefix),
+        cluster: true,
+    };
+    Ok((Conn::Cluster(conn), Source::Cluster(nodes.to_vec()), names))
 }
 
 impl fmt::Debug for RedisLayer {

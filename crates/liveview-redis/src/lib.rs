@@ -41,12 +41,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Redis 6.2 or later, a single instance or a primary with replicas (not
-//! Redis Cluster). Redis is trusted: whoever can publish on its channels can
+//! Redis 6.2 or later, a single instance or a primary with replicas; or a
+//! Redis 7 Cluster, named by `redis+cluster://host:port,host:port` or
+//! [`RedisConfig::cluster`]: each group lives on the shard of its hash slot
+//! and travels by sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`), presence on
+//! one shard. Redis is trusted: whoever can publish on its channels can
 //! push HTML to every client.
 
 mod backoff;
+mod cluster;
 mod config;
+mod conn;
+mod feed;
 mod layer;
 mod link;
 mod names;

@@ -249,8 +249,8 @@ impl PresenceBackend for Backend {
         let mut conn = self.shared.manager.clone();
         let mut invocation = self.list.prepare_invoke();
         invocation
-            .key(format!("{}p:{topic}", self.shared.names.key))
-            .arg(&self.shared.names.key);
+            .key(format!("{}p:{topic}", self.shared.names.presence_key()))
+            .arg(self.shared.names.presence_key());
         let result: Result<Vec<String>, _> =
             match timeout(self.op_timeout(), invocation.invoke_async(&mut conn)).await {
                 Ok(result) => result,
@@ -349,7 +349,7 @@ impl Worker {
     }
 
     fn key(&self, rest: &str) -> String {
-        format!("{}{rest}", self.shared.names.key)
+        format!("{}{rest}", self.shared.names.presence_key())
     }
 
     fn field(&self, entry: &PresenceEntry) -> String {
@@ -386,7 +386,7 @@ impl Worker {
             .arg(self.key("pnodes"))
             .arg(&self.node)
             .ignore()
-            .cmd("PUBLISH")
+            .cmd(self.shared.names.publish())
             .arg(self.shared.names.presence_channel())
             .arg(self.wire("join", topic, entry))
             .ignore();
@@ -434,7 +434,7 @@ impl Worker {
                     .arg(self.key(&format!("p:{topic}")))
                     .arg(self.field(&entry))
                     .ignore()
-                    .cmd("PUBLISH")
+                    .cmd(self.shared.names.publish())
                     .arg(self.shared.names.presence_channel())
                     .arg(self.wire("leave", &topic, &entry))
                     .ignore();
@@ -446,7 +446,7 @@ impl Worker {
                         .arg(self.key(&format!("p:{topic}")))
                         .arg(self.field(entry))
                         .ignore()
-                        .cmd("PUBLISH")
+                        .cmd(self.shared.names.publish())
                         .arg(self.shared.names.presence_channel())
                         .arg(self.wire("leave", topic, entry))
                         .ignore();
@@ -516,9 +516,12 @@ impl Worker {
     }
 
     /// Removes dead nodes' entries; tells local subscribers and the others.
-    async fn reap(&self, conn: &mut redis::aio::ConnectionManager) {
+    async fn reap(&self, conn: &mut crate::conn::Conn) {
         let mut invocation = self.sweep.prepare_invoke();
-        invocation.arg(&self.shared.names.key);
+        // The key routes the script to the presence slot on a cluster.
+        invocation
+            .key(self.key("pnodes"))
+            .arg(self.shared.names.presence_key());
         let reaped: Vec<Value> = match timeout(
             self.shared.config_op_timeout(),
             invocation.invoke_async(conn),
@@ -550,7 +553,7 @@ impl Worker {
                 continue;
             };
             count += 1;
-            pipe.cmd("PUBLISH")
+            pipe.cmd(self.shared.names.publish())
                 .arg(self.shared.names.presence_channel())
                 .arg(self.wire("leave", topic, &entry))
                 .ignore();

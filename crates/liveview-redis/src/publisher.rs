@@ -15,12 +15,13 @@
 //! that no copy of them can run any more, and says how many of them never
 //! ran. Only those are counted in `dropped_messages`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::backoff::Backoff;
 use crate::shared::{Outbound, Shared};
@@ -96,79 +97,103 @@ struct GivenUp {
     upto: u64,
 }
 
-/// Sends queued messages to Redis in pipelines; while Redis is away, keeps
-/// them (the channel is the bounded buffer) and retries with backoff.
-pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbound>) {
-    let script = redis::Script::new(PUBLISH_SCRIPT);
-    let origin = shared.node.to_string();
-    let origin_key = shared.names.origin_key(shared.node);
-    let config = &shared.config;
-    let stream_ttl = millis(config.replay_ttl);
-    let origin_ttl =
-        millis(ORIGIN_TTL.max(config.replay_ttl.saturating_add(config.outage_max_age)));
-    let mut batch: Vec<Outbound> = Vec::with_capacity(PUBLISH_BATCH);
-    let mut down_since: Option<Instant> = None;
-    let mut backoff = Backoff::new(config.reconnect_max);
-    // The last message number given; every number up to `confirmed` is
-    // settled (ran, or fenced and counted).
-    let mut numbered: u64 = 0;
-    let mut confirmed: u64 = 0;
-    let mut given_up: Option<GivenUp> = None;
-    loop {
-        if batch.is_empty()
-            && given_up.is_none()
-            && rx.recv_many(&mut batch, PUBLISH_BATCH).await == 0
-        {
-            return; // the layer is gone
-        }
-        for message in batch.iter_mut().filter(|m| m.seq == 0) {
-            numbered += 1;
-            message.seq = numbered;
-        }
+/// The script text: `PUBLISH` on one Redis, `SPUBLISH` (to the shard of
+/// the group's slot only) on a cluster.
+fn script_text(cluster: bool) -> String {
+    if cluster {
+        PUBLISH_SCRIPT.replace("'PUBLISH'", "'SPUBLISH'")
+    } else {
+        PUBLISH_SCRIPT.to_owned()
+    }
+}
+
+/// The messages of one lane: all of them on one Redis; on a cluster, those
+/// of one hash slot, which go to Redis in their own pipelines, numbered on
+/// their own (the origin hash lives in the slot), and retried on their own
+/// while their shard is away.
+struct Lane {
+    origin_key: String,
+    /// Waiting messages, in order; the first [`PUBLISH_BATCH`] go next.
+    batch: Vec<Outbound>,
+    /// The last message number given; every number up to `confirmed` is
+    /// settled (ran, or fenced and counted).
+    numbered: u64,
+    confirmed: u64,
+    given_up: Option<GivenUp>,
+    down_since: Option<Instant>,
+    backoff: Backoff,
+    /// After a failure: not before then.
+    retry_at: Option<Instant>,
+}
+
+/// What every lane's attempt needs.
+struct Context<'a> {
+    shared: &'a Shared,
+    script: redis::Script,
+    origin: String,
+    stream_ttl: u64,
+    origin_ttl: u64,
+}
+
+impl Lane {
+    fn busy(&self) -> bool {
+        !self.batch.is_empty() || self.given_up.is_some()
+    }
+
+    fn ready(&self, now: Instant) -> bool {
+        self.busy() && self.retry_at.is_none_or(|at| at <= now)
+    }
+
+    /// One pipeline to Redis: the fence (if messages were given up), then
+    /// up to [`PUBLISH_BATCH`] messages.
+    async fn attempt(&mut self, cx: &Context<'_>) {
+        let config = &cx.shared.config;
+        self.retry_at = None;
         // Give up the messages that waited too long: the oldest, up to the
         // last one over the limit (numbers in order, so that the fence
         // covers exactly them).
-        if let Some(last_expired) = batch
+        if let Some(last_expired) = self
+            .batch
             .iter()
             .rposition(|m| m.queued.elapsed() > config.outage_max_age)
         {
-            let upto = batch[last_expired].seq;
-            batch.drain(..=last_expired);
-            let base = given_up.map_or(confirmed, |g| g.base);
-            given_up = Some(GivenUp { base, upto });
+            let upto = self.batch[last_expired].seq;
+            self.batch.drain(..=last_expired);
+            let base = self.given_up.map_or(self.confirmed, |g| g.base);
+            self.given_up = Some(GivenUp { base, upto });
             tracing::warn!(
                 upto,
                 "liveview: messages for other nodes waited longer than the outage buffer allows; given up unless Redis already has them"
             );
         }
+        let sent = self.batch.len().min(PUBLISH_BATCH);
         let mut pipe = redis::pipe();
-        if let Some(fence) = given_up {
+        if let Some(fence) = self.given_up {
             pipe.cmd("EVALSHA")
-                .arg(script.get_hash())
+                .arg(cx.script.get_hash())
                 .arg(1)
-                .arg(&origin_key)
+                .arg(&self.origin_key)
                 .arg(fence.base)
                 .arg(fence.upto)
-                .arg(origin_ttl);
+                .arg(cx.origin_ttl);
         }
-        for message in &batch {
+        for message in &self.batch[..sent] {
             pipe.cmd("EVALSHA")
-                .arg(script.get_hash())
+                .arg(cx.script.get_hash())
                 .arg(2)
                 .arg(&message.stream)
-                .arg(&origin_key)
+                .arg(&self.origin_key)
                 .arg(&message.channel)
-                .arg(&origin)
+                .arg(&cx.origin)
                 .arg(&message.target)
                 .arg(message.frame.as_str())
                 .arg(config.replay_len)
-                .arg(stream_ttl)
+                .arg(cx.stream_ttl)
                 .arg(message.seq)
-                .arg(origin_ttl)
+                .arg(cx.origin_ttl)
                 .ignore();
         }
-        liveview::telemetry::outage_buffer_depth(batch.len() + rx.len());
-        let mut conn = shared.manager.clone();
+        let mut conn = cx.shared.manager.clone();
         let result: Result<Vec<u64>, redis::RedisError> =
             match timeout(config.op_timeout, pipe.query_async(&mut conn)).await {
                 Ok(result) => result,
@@ -176,17 +201,17 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
             };
         match result {
             Ok(lost) => {
-                if let Some(since) = down_since.take() {
+                if let Some(since) = self.down_since.take() {
                     tracing::info!(
                         outage = ?since.elapsed(),
                         "liveview: redis reachable again; publishing resumed"
                     );
                 }
-                if let Some(fence) = given_up.take() {
+                if let Some(fence) = self.given_up.take() {
                     let lost = lost.first().copied().unwrap_or(0);
-                    confirmed = confirmed.max(fence.upto);
+                    self.confirmed = self.confirmed.max(fence.upto);
                     if lost > 0 {
-                        shared.dropped.fetch_add(lost, Ordering::Relaxed);
+                        cx.shared.dropped.fetch_add(lost, Ordering::Relaxed);
                         liveview::telemetry::outage_dropped(lost);
                         tracing::warn!(
                             lost,
@@ -194,36 +219,117 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
                         );
                     }
                 }
-                if let Some(last) = batch.last() {
-                    confirmed = confirmed.max(last.seq);
+                if let Some(last) = self.batch[..sent].last() {
+                    self.confirmed = self.confirmed.max(last.seq);
                 }
-                backoff.reset();
-                batch.clear();
-                liveview::telemetry::outage_buffer_depth(rx.len());
+                self.backoff.reset();
+                self.batch.drain(..sent);
             }
             Err(err)
                 if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
             {
-                // A fresh Redis (restarted): load the script, send again.
-                if let Err(err) = timeout(config.op_timeout, script.load_async(&mut conn))
+                // A fresh Redis (restarted, or a new master): load the
+                // script, send again.
+                if let Err(err) = timeout(config.op_timeout, cx.script.load_async(&mut conn))
                     .await
                     .unwrap_or_else(|_| Err((redis::ErrorKind::Io, "timed out").into()))
                 {
                     tracing::warn!(%err, "liveview: cannot load the redis publish script");
-                    tokio::time::sleep(backoff.next()).await;
+                    self.retry_at = Some(Instant::now() + self.backoff.next());
                 }
             }
             Err(err) => {
-                if down_since.is_none() {
-                    down_since = Some(Instant::now());
+                if self.down_since.is_none() {
+                    self.down_since = Some(Instant::now());
                     tracing::warn!(
                         %err,
                         "liveview: redis publish failed; local delivery continues, messages for other nodes are buffered"
                     );
                 }
-                tokio::time::sleep(backoff.next()).await;
+                self.retry_at = Some(Instant::now() + self.backoff.next());
             }
         }
+    }
+}
+
+/// Sends queued messages to Redis in pipelines; while Redis (or, on a
+/// cluster, a shard) is away, keeps them (the channel is the bounded
+/// buffer) and retries with backoff.
+pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbound>) {
+    let config = &shared.config;
+    let cluster = shared.names.cluster;
+    let cx = Context {
+        shared: &shared,
+        script: redis::Script::new(&script_text(cluster)),
+        origin: shared.node.to_string(),
+        stream_ttl: millis(config.replay_ttl),
+        origin_ttl: millis(ORIGIN_TTL.max(config.replay_ttl.saturating_add(config.outage_max_age))),
+    };
+    // Messages taken from the channel and not settled yet, at most: one
+    // pipeline on one Redis (the rest wait in the channel, as the outage
+    // buffer); on a cluster, the outage buffer again, so that a shard that
+    // is away does not hold back the others' messages.
+    let max_taken = if cluster {
+        config.outage_buffer.max(PUBLISH_BATCH)
+    } else {
+        PUBLISH_BATCH
+    };
+    let mut lanes: HashMap<u16, Lane> = HashMap::new();
+    let mut incoming: Vec<Outbound> = Vec::with_capacity(PUBLISH_BATCH);
+    let mut closed = false;
+    loop {
+        let taken: usize = lanes.values().map(|l| l.batch.len()).sum();
+        liveview::telemetry::outage_buffer_depth(taken + rx.len());
+        let room = max_taken.saturating_sub(taken).min(PUBLISH_BATCH);
+        let now = Instant::now();
+        let busy = lanes.values().any(Lane::busy);
+        let wake = lanes
+            .values()
+            .filter(|l| l.busy())
+            .map(|l| l.retry_at.unwrap_or(now))
+            .min();
+        if !busy {
+            if closed || rx.recv_many(&mut incoming, PUBLISH_BATCH).await == 0 {
+                return; // the layer is gone
+            }
+        } else if let Some(wake) = wake.filter(|w| *w > now) {
+            if room > 0 && !closed {
+                if let Ok(0) = timeout_at(wake, rx.recv_many(&mut incoming, room)).await {
+                    closed = true;
+                }
+            } else {
+                tokio::time::sleep_until(wake).await;
+            }
+        } else {
+            while incoming.len() < room {
+                match rx.try_recv() {
+                    Ok(message) => incoming.push(message),
+                    Err(_) => break,
+                }
+            }
+        }
+        for mut message in incoming.drain(..) {
+            let lane_id = shared.names.lane(&message.stream);
+            let lane = lanes.entry(lane_id).or_insert_with(|| Lane {
+                origin_key: shared.names.origin_key(shared.node, lane_id),
+                batch: Vec::new(),
+                numbered: 0,
+                confirmed: 0,
+                given_up: None,
+                down_since: None,
+                backoff: Backoff::new(config.reconnect_max),
+                retry_at: None,
+            });
+            lane.numbered += 1;
+            message.seq = lane.numbered;
+            lane.batch.push(message);
+        }
+        let now = Instant::now();
+        let attempts = lanes
+            .values_mut()
+            .filter(|lane| lane.ready(now))
+            .map(|lane| lane.attempt(&cx));
+        futures_util::future::join_all(attempts).await;
     }
 }
 

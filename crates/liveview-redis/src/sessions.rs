@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liveview::session::{SessionBackend, SessionBackendError, Snapshot};
-use redis::aio::ConnectionManager;
 use tokio::time::timeout;
 
+use crate::conn::Conn;
 use crate::layer::RedisLayer;
 use crate::shared::Shared;
 
@@ -43,7 +43,8 @@ return 0
 
 /// The [`SessionBackend`] of a [`RedisLayer`]'s nodes: each page session is
 /// a hash `{prefix}:s:{id}` (its secret and its snapshot as JSON) that
-/// expires with the resume window. A save never overwrites the copy of a
+/// expires with the resume window (on a Redis Cluster the key is one hash
+/// tag: each session's scripts touch one slot). A save never overwrites the copy of a
 /// process that resumed the session since (it holds another secret).
 ///
 /// ```no_run
@@ -90,7 +91,7 @@ impl RedisSessions {
         }
     }
 
-    fn connection(&self) -> ConnectionManager {
+    fn connection(&self) -> Conn {
         self.shared.manager.clone()
     }
 

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use liveview::layer::{Frame, LocalHub, NodeId};
-use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::config::RedisConfig;
+use crate::conn::Conn;
+use crate::feed::Source;
 use crate::link::PresenceHook;
 use crate::names::Names;
 
@@ -22,8 +23,10 @@ pub(crate) struct Shared {
     /// This layer's node: the node of its connections' ids, and the origin
     /// tag of its messages (so that it skips its own echo).
     pub(crate) node: NodeId,
-    pub(crate) manager: ConnectionManager,
-    pub(crate) client: redis::Client,
+    /// Commands (publish scripts, replay reads, presence).
+    pub(crate) manager: Conn,
+    /// Where the subscriber's pub/sub connection goes.
+    pub(crate) source: Source,
     pub(crate) control: mpsc::UnboundedSender<Control>,
     pub(crate) outbound: mpsc::Sender<Outbound>,
     pub(crate) presence: OnceLock<Arc<dyn PresenceHook>>,
@@ -32,6 +35,8 @@ pub(crate) struct Shared {
     /// or frozen): later joins do not wait until the subscriber catches up.
     pub(crate) stalled: AtomicBool,
     pub(crate) dropped: AtomicU64,
+    /// Group and direct messages that arrived from Redis (live).
+    pub(crate) received: AtomicU64,
     pub(crate) replayed: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     pub(crate) config: RedisConfig,

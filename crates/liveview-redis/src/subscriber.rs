@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
 use liveview::layer::{ConnId, Frame, NodeId};
 use redis::Value;
-use redis::aio::PubSubSink;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout};
 
 use crate::backoff::Backoff;
+use crate::feed::{Feed, Incoming};
 use crate::shared::{Control, Shared};
 
 /// Channels subscribed or unsubscribed per command.
@@ -107,11 +106,10 @@ impl Subscriber {
     /// One connection's life; `Ok` when the layer is gone.
     async fn session(&mut self, sessions: u64, down_since: Option<Instant>) -> Result<(), Broken> {
         let op = self.shared.config.op_timeout;
-        let pubsub = timeout(op, self.shared.client.get_async_pubsub())
+        let mut feed = timeout(op, self.shared.source.open(&self.shared.config))
             .await
             .map_err(|_| Broken("connect timed out".to_owned()))?
             .map_err(|e| Broken(e.to_string()))?;
-        let (mut sink, mut stream) = pubsub.split();
 
         // Requests that came while disconnected: the hub is the truth, so
         // they only need an answer (and, for a join, where its replay
@@ -128,7 +126,7 @@ impl Subscriber {
         let previous = std::mem::take(&mut self.channels);
         let list: Vec<String> = wanted.into_iter().collect();
         for chunk in list.chunks(SUBSCRIBE_CHUNK) {
-            timeout(op, sink.subscribe(chunk))
+            timeout(op, feed.subscribe(chunk))
                 .await
                 .map_err(|_| Broken("subscribe timed out".to_owned()))?
                 .map_err(|e| Broken(e.to_string()))?;
@@ -185,7 +183,7 @@ impl Subscriber {
             let _ = ack.send(());
         }
 
-        let mut ping = tokio::time::interval(SUBSCRIBER_PING);
+        let mut ping = tokio::time::interval(feed.check_every(SUBSCRIBER_PING));
         ping.reset();
         loop {
             tokio::select! {
@@ -195,16 +193,23 @@ impl Subscriber {
                     while let Ok(more) = self.control.try_recv() {
                         batch.push(more);
                     }
-                    self.apply(&mut sink, batch).await?;
+                    self.apply(&mut feed, batch).await?;
                 }
-                message = stream.next() => {
-                    let Some(message) = message else {
-                        return Err(Broken("connection closed".to_owned()));
-                    };
-                    self.on_message(message.get_channel_name(), message.get_payload_bytes());
-                }
+                incoming = feed.next() => match incoming {
+                    Incoming::Message(message) => {
+                        self.on_message(message.get_channel_name(), message.get_payload_bytes());
+                    }
+                    // A shard took this subscription back (a fail-over, a
+                    // slot moved): read what it missed in between.
+                    Incoming::Subscribed(channel) => {
+                        if self.channels.contains_key(&channel) {
+                            self.replay(vec![channel]).await?;
+                        }
+                    }
+                    Incoming::Closed => return Err(Broken("connection closed".to_owned())),
+                },
                 _ = ping.tick() => {
-                    timeout(op, sink.ping::<Value>())
+                    timeout(op, feed.check())
                         .await
                         .map_err(|_| Broken("ping timed out".to_owned()))?
                         .map_err(|e| Broken(e.to_string()))?;
@@ -231,7 +236,7 @@ impl Subscriber {
     }
 
     /// Subscribes and unsubscribes as the hub says, then answers.
-    async fn apply(&mut self, sink: &mut PubSubSink, batch: Vec<Control>) -> Result<(), Broken> {
+    async fn apply(&mut self, feed: &mut Feed, batch: Vec<Control>) -> Result<(), Broken> {
         let shared = Arc::clone(&self.shared);
         let names = &shared.names;
         let mut subscribe = Vec::new();
@@ -267,7 +272,7 @@ impl Subscriber {
         let op = self.shared.config.op_timeout;
         let mut late = Vec::new();
         for chunk in subscribe.chunks(SUBSCRIBE_CHUNK) {
-            timeout(op, sink.subscribe(chunk))
+            timeout(op, feed.subscribe(chunk))
                 .await
                 .map_err(|_| Broken("subscribe timed out".to_owned()))?
                 .map_err(|e| Broken(e.to_string()))?;
@@ -302,7 +307,7 @@ impl Subscriber {
                 self.channels.remove(channel);
                 self.pending.remove(channel);
             }
-            timeout(op, sink.unsubscribe(chunk))
+            timeout(op, feed.unsubscribe(chunk))
                 .await
                 .map_err(|_| Broken("unsubscribe timed out".to_owned()))?
                 .map_err(|e| Broken(e.to_string()))?;
@@ -327,7 +332,7 @@ impl Subscriber {
     }
 
     fn kind<'a>(&self, channel: &'a str) -> Option<Kind<'a>> {
-        let rest = channel.strip_prefix(&self.shared.names.channel)?;
+        let rest = self.shared.names.rest_of(channel)?;
         if let Some(group) = rest.strip_prefix("g:") {
             Some(Kind::Group(group))
         } else if rest.starts_with("n:") {
@@ -349,6 +354,7 @@ impl Subscriber {
             }
             return;
         }
+        self.shared.received.fetch_add(1, Ordering::Relaxed);
         let Ok(text) = std::str::from_utf8(payload) else {
             tracing::debug!(channel, "liveview: dropped a non-UTF-8 redis message");
             return;
@@ -410,10 +416,17 @@ impl Subscriber {
             let from = state.last.unwrap_or(state.since);
             todo.push((channel, stream, from));
         }
-        let mut replayed = 0;
-        for chunk in todo.chunks(SUBSCRIBE_CHUNK) {
+        // One pipeline per slot on a cluster (a pipeline may not cross
+        // slots), all at once; on one Redis every stream is in lane 0.
+        let names = &self.shared.names;
+        todo.sort_by_key(|(_, stream, _)| names.lane(stream));
+        let chunks: Vec<&[(String, String, StreamId)]> = todo
+            .chunk_by(|a, b| names.lane(&a.1) == names.lane(&b.1))
+            .flat_map(|lane| lane.chunks(SUBSCRIBE_CHUNK))
+            .collect();
+        let queries = chunks.iter().map(|chunk| {
             let mut pipe = redis::pipe();
-            for (_, stream, from) in chunk {
+            for (_, stream, from) in *chunk {
                 pipe.cmd("XRANGE")
                     .arg(stream)
                     .arg(format!("({from}"))
@@ -422,10 +435,16 @@ impl Subscriber {
                     .arg(self.shared.config.replay_len);
             }
             let mut conn = self.shared.manager.clone();
-            let results: Vec<Value> = timeout(op, pipe.query_async(&mut conn))
-                .await
-                .map_err(|_| Broken("replay timed out".to_owned()))?
-                .map_err(|e| Broken(e.to_string()))?;
+            async move {
+                timeout(op, pipe.query_async::<Vec<Value>>(&mut conn))
+                    .await
+                    .map_err(|_| Broken("replay timed out".to_owned()))?
+                    .map_err(|e| Broken(e.to_string()))
+            }
+        });
+        let results = futures_util::future::try_join_all(queries).await?;
+        let mut replayed = 0;
+        for (chunk, results) in chunks.iter().zip(results) {
             for ((channel, _, _), entries) in chunk.iter().zip(results) {
                 replayed += self.replay_entries(channel, entries);
             }

@@ -1,7 +1,8 @@
 //! Broadcast, group, direct-send and presence scenarios, written once and
 //! run on every channel layer: `in_memory` (one node, `InMemoryLayer` and
-//! `Presence::in_memory`) and `on_redis` (two `RedisLayer` nodes sharing one
-//! real redis-server, with `RedisPresence`).
+//! `Presence::in_memory`), `on_redis` (two `RedisLayer` nodes sharing one
+//! real redis-server, with `RedisPresence`) and `on_redis_cluster` (the
+//! same on a real 3-master Redis Cluster).
 //!
 //! Clients are placed with `Cluster::node(i)` (node `i % n`), so on the
 //! in-memory layer every client is on its one node and on Redis they
@@ -16,17 +17,19 @@
     missing_docs
 )]
 
+mod scenario_app;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use liveview::layer::ConnId;
 use liveview::presence::{Presence, PresenceEvent};
-use liveview::{Ctx, Data, Error, Limits, LiveView, LiveViewBuilder, Patch, Result, State};
+use liveview::{LiveView, Patch};
+use liveview_e2e::cluster::RedisCluster;
 use liveview_e2e::redis::{RedisServer, wait_until};
 use liveview_e2e::ws::{Client, TestServer};
 use liveview_redis::{RedisConfig, RedisLayer, RedisPresence};
-use serde_json::{Value, json};
+use scenario_app::app;
+use serde_json::json;
 use support::{next_event, wait_names};
 
 /// Long enough for a message to cross Redis if it were going to.
@@ -37,109 +40,6 @@ const TTL: Duration = Duration::from_millis(900);
 
 /// The key prefix of the Redis cluster.
 const PREFIX: &str = "sc";
-
-// ---- the app every node serves ----
-
-async fn say(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-    let text = d["text"].as_str().unwrap_or_default().to_owned();
-    if let Some(room) = d["room"].as_str() {
-        ctx.channels()
-            .send_room(room, Patch::append("#messages", text))
-            .await?;
-        return Ok(());
-    }
-    match d["to"].as_str() {
-        Some("room") => ctx.send_room(Patch::append("#messages", text)).await?,
-        Some(group) => {
-            ctx.group_send(group, Patch::append("#messages", text))
-                .await?
-        }
-        None => ctx.broadcast(Patch::append("#messages", text)).await?,
-    }
-    Ok(())
-}
-
-async fn join(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-    let group = d["group"].as_str().unwrap_or_default();
-    if d["leave"] == json!(true) {
-        ctx.leave(group).await?;
-    } else {
-        ctx.join(group).await?;
-    }
-    Ok(())
-}
-
-async fn whoami(ctx: Ctx) -> Patch {
-    Patch::html("#me", ctx.id().to_string())
-}
-
-async fn later(ctx: Ctx) -> Patch {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        ctx.send(Patch::html("#status", "done")).unwrap();
-    });
-    Patch::html("#status", "working")
-}
-
-async fn poke(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
-    let id =
-        ConnId::parse(d["id"].as_str().unwrap_or_default()).ok_or_else(|| Error::user("bad id"))?;
-    ctx.send_to(id, Patch::html("#poke", "poked")).await?;
-    Ok(())
-}
-
-/// Tracks the visitor and answers with how many are here.
-async fn visit(ctx: Ctx, State(presence): State<Presence>, Data(d): Data<Value>) -> Result<Patch> {
-    let name = d["name"].as_str().unwrap_or("anonymous").to_owned();
-    presence.track(&ctx, "lobby", json!({"name": name})).await?;
-    let here = presence.list("lobby").await.len();
-    Ok(Patch::html("#visitors", here.to_string()))
-}
-
-/// Tracks the visitor with its page; answers nothing.
-async fn arrive(ctx: Ctx, State(presence): State<Presence>, Data(d): Data<Value>) -> Result<()> {
-    let name = d["name"].as_str().unwrap_or("anonymous").to_owned();
-    presence
-        .track(&ctx, "lobby", json!({"name": name, "page": "/"}))
-        .await?;
-    Ok(())
-}
-
-async fn bye(ctx: Ctx, State(presence): State<Presence>) {
-    presence.untrack(&ctx, "lobby");
-}
-
-async fn who(State(presence): State<Presence>) -> Patch {
-    let names: Vec<String> = presence
-        .list("lobby")
-        .await
-        .into_iter()
-        .map(|e| e.meta["name"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    Patch::html("#who", names.join(","))
-}
-
-fn app(builder: LiveViewBuilder, presence: &Presence) -> LiveViewBuilder {
-    builder
-        .auto_register(false)
-        .debug(true)
-        .limits(
-            Limits::default()
-                .max_connections(1000)
-                .connections_per_address(None),
-        )
-        .state(presence.clone())
-        .handler("say", say)
-        .handler("join", join)
-        .handler("whoami", whoami)
-        .handler("later", later)
-        .handler("poke", poke)
-        .handler("visit", visit)
-        .handler("arrive", arrive)
-        .handler("bye", bye)
-        .handler("who", who)
-        .handler("ping", || async {})
-}
 
 // ---- clusters ----
 
@@ -152,6 +52,8 @@ struct Node {
 struct Cluster {
     nodes: Vec<Node>,
     redis: Option<RedisServer>,
+    /// A Redis Cluster's processes, kept alive with the nodes.
+    _shards: Option<RedisCluster>,
 }
 
 impl Cluster {
@@ -185,15 +87,34 @@ async fn in_memory() -> Cluster {
             layer: None,
         }],
         redis: None,
+        _shards: None,
     }
 }
 
 /// `n` nodes on one real redis-server.
 async fn on_redis(n: usize) -> Cluster {
     let redis = RedisServer::start();
+    Cluster {
+        nodes: redis_nodes(&redis.url(), n).await,
+        redis: Some(redis),
+        _shards: None,
+    }
+}
+
+/// `n` nodes on a real Redis Cluster (3 masters, 3 replicas).
+async fn on_cluster(n: usize) -> Cluster {
+    let shards = RedisCluster::start();
+    Cluster {
+        nodes: redis_nodes(&shards.url(), n).await,
+        redis: None,
+        _shards: Some(shards),
+    }
+}
+
+async fn redis_nodes(url: &str, n: usize) -> Vec<Node> {
     let mut nodes = Vec::new();
     for _ in 0..n {
-        let layer = RedisConfig::new(redis.url())
+        let layer = RedisConfig::new(url)
             .prefix(PREFIX)
             .reconnect_max(Duration::from_millis(200))
             .op_timeout(Duration::from_millis(500))
@@ -209,10 +130,7 @@ async fn on_redis(n: usize) -> Cluster {
             layer: Some(layer),
         });
     }
-    Cluster {
-        nodes,
-        redis: Some(redis),
-    }
+    nodes
 }
 
 /// One `#[tokio::test]` per layer for each scenario.
@@ -228,6 +146,11 @@ macro_rules! on_every_layer {
                 #[tokio::test]
                 async fn on_redis() {
                     super::$scenario(&super::on_redis(2).await).await;
+                }
+
+                #[tokio::test]
+                async fn on_redis_cluster() {
+                    super::$scenario(&super::on_cluster(2).await).await;
                 }
             }
         )*
@@ -497,7 +420,7 @@ async fn direct_messages_reach_a_connection_on_any_node(cluster: &Cluster) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    if cluster.redis.is_none() {
+    if cluster.first().layer.is_none() {
         // On one node, an id of no connection of this node is gone too (on
         // a distributed layer, an unknown node's id goes to that node).
         a.event("poke", json!({"id": "0".repeat(32)}), json!({}))

@@ -19,7 +19,7 @@ use crate::server::Server;
 use crate::stats::{self, CpuMeter, Latency};
 
 /// An arrival: receiver index, sequence number, when.
-type Arrival = (usize, u64, Instant);
+pub(crate) type Arrival = (usize, u64, Instant);
 
 /// Runs `fanout`.
 pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, BoxError> {
@@ -198,7 +198,11 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
 }
 
 /// Reads the control connection until the broadcast event's own reply.
-async fn wait_ack(ws: &mut Ws, seq: u64, deadline: tokio::time::Instant) -> Result<(), String> {
+pub(crate) async fn wait_ack(
+    ws: &mut Ws,
+    seq: u64,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
     loop {
         let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
             Ok(Some(Ok(m))) => m,
@@ -220,7 +224,7 @@ async fn wait_ack(ws: &mut Ws, seq: u64, deadline: tokio::time::Instant) -> Resu
 }
 
 /// A receiver: reports every broadcast it gets until its connection ends.
-async fn receive(slot: usize, mut ws: Ws, tx: mpsc::UnboundedSender<Arrival>) -> String {
+pub(crate) async fn receive(slot: usize, mut ws: Ws, tx: mpsc::UnboundedSender<Arrival>) -> String {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {

@@ -82,9 +82,31 @@ pub(crate) async fn rtt(args: &RttArgs, server: &Server) -> Result<Report, BoxEr
         reply_timeout: args.reply_timeout,
         pace: None,
     };
-    let mut report = run(&plan, &args.common, server, "rtt").await?;
+    let mut report = run(&plan, &args.common, std::slice::from_ref(server), "rtt").await?;
     report.field("events_per_client", args.events);
     report.field("warmup_per_client", args.warmup);
+    Ok(report)
+}
+
+/// Runs `rtt --nodes K`: the clients spread over the nodes (client i on
+/// node i mod K); a CPU row per node.
+pub(crate) async fn rtt_nodes(
+    args: &RttArgs,
+    nodes: &crate::nodes::Nodes,
+) -> Result<Report, BoxError> {
+    let plan = Plan {
+        clients: args.clients,
+        warmup: Amount::Events(args.warmup, args.max_duration),
+        measure: Amount::Events(args.events, args.max_duration),
+        window: 1,
+        reply_timeout: args.reply_timeout,
+        pace: None,
+    };
+    let mut report = run(&plan, &args.common, &nodes.servers, "rtt").await?;
+    report.field("events_per_client", args.events);
+    report.field("warmup_per_client", args.warmup);
+    report.field("nodes", nodes.servers.len());
+    report.field("redis", &nodes.redis_url);
     Ok(report)
 }
 
@@ -98,7 +120,13 @@ pub(crate) async fn throughput(args: &ThroughputArgs, server: &Server) -> Result
         reply_timeout: args.reply_timeout,
         pace: args.rate.map(|rate| pace(args.clients, rate)),
     };
-    let mut report = run(&plan, &args.common, server, "throughput").await?;
+    let mut report = run(
+        &plan,
+        &args.common,
+        std::slice::from_ref(server),
+        "throughput",
+    )
+    .await?;
     report.field("window", plan.window);
     report.field("target_rate", args.rate);
     report.field("duration_s", args.duration.as_secs_f64());
@@ -108,10 +136,12 @@ pub(crate) async fn throughput(args: &ThroughputArgs, server: &Server) -> Result
 async fn run(
     plan: &Plan,
     common: &crate::cli::Common,
-    server: &Server,
+    servers: &[Server],
     scenario: &str,
 ) -> Result<Report, BoxError> {
-    let connector = Connector::new(server.addr, common);
+    let server = servers.first().ok_or("no server")?;
+    let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+    let connector = Connector::spread(&addrs, common);
     let show = !common.no_progress;
     let connected = connect_all(&connector, 0, plan.clients, show).await;
     let n = connected.conns.len();
@@ -141,6 +171,10 @@ async fn run(
     barrier.wait().await;
     let start = Instant::now();
     let cpu = CpuMeter::start(server.pid);
+    let others: Vec<CpuMeter> = servers[1..]
+        .iter()
+        .map(|s| CpuMeter::start(s.pid))
+        .collect();
     let seconds_ticker = matches!(plan.measure, Amount::For(_)).then(|| {
         let counter = Arc::clone(&counter);
         tokio::spawn(async move {
@@ -175,6 +209,7 @@ async fn run(
     }
     let elapsed = start.elapsed();
     let cpu = cpu.stop();
+    let others: Vec<_> = others.iter().map(CpuMeter::stop).collect();
     if let Some(t) = seconds_ticker {
         t.abort();
     }
@@ -226,7 +261,16 @@ async fn run(
             report::ms(p.max_us)
         ),
     );
-    r.row("cpu (measured)", cpu.describe());
+    if others.is_empty() {
+        r.row("cpu (measured)", cpu.describe());
+    } else {
+        r.row("cpu (measured)", format!("node 0: {}", cpu.describe()));
+        for (i, other) in others.iter().enumerate() {
+            let server_s = other.server_s.unwrap_or(0.0);
+            r.row(&format!("node {} cpu", i + 1), format!("{server_s:.2} s"));
+        }
+        r.field("other_nodes_cpu", &others);
+    }
     if !total.samples.is_empty() {
         r.row("error samples", total.samples.joined());
     }

@@ -2,6 +2,7 @@
 //! collecting error samples.
 
 pub(crate) mod fanout;
+pub(crate) mod fanout_nodes;
 pub(crate) mod http;
 pub(crate) mod idle;
 pub(crate) mod load;
