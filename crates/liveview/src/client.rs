@@ -215,7 +215,10 @@ mod tests {
             .write_all(SOURCE.as_bytes())
             .unwrap();
         let compressed = gzip.wait_with_output().unwrap().stdout.len();
-        eprintln!("served client: {compressed} bytes gzipped");
+        eprintln!(
+            "served client: {} bytes, {compressed} gzipped",
+            SOURCE.len()
+        );
         assert!(compressed <= 13_500, "client is {compressed} bytes gzipped");
     }
 }

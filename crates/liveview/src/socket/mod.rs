@@ -101,6 +101,36 @@ pub(crate) fn run<G: Send + 'static>(
     }))
 }
 
+/// Puts a snapshot's session back on a new connection: its state, its
+/// groups, its journal and its token's id.
+async fn restore(app: &App, connection: &Connection, restored: &Restored) -> (Box<Page>, Journal) {
+    let snapshot = &restored.snapshot;
+    let id = connection.id;
+    connection.restore_state(app.portable.load(snapshot.states.clone()));
+    for group in &snapshot.groups {
+        match app.services.layer.group_add(group, id).await {
+            Ok(()) => connection.note_group(group, true),
+            Err(err) => tracing::warn!(%id, group, %err, "liveview: could not join group"),
+        }
+    }
+    // A write-through snapshot has no frames: numbering goes on from what
+    // the client saw.
+    let written = snapshot.written.max(restored.seen);
+    let limits = &app.limits;
+    let journal = Journal::restored(
+        limits.replay_frames,
+        limits.replay_bytes,
+        written,
+        snapshot.frames.clone(),
+    );
+    let page = Page::start(
+        app,
+        &connection.room,
+        Some((&restored.id, snapshot.highest_ref)),
+    );
+    (page, journal)
+}
+
 /// How a connection's session begins.
 enum Beginning {
     /// A new session; with why the one its client asked for was not resumed.
@@ -150,28 +180,8 @@ async fn start(
             Some(Journal::new(limits.replay_frames, limits.replay_bytes)),
         ),
         (Beginning::Restored(restored), true) => {
-            let snapshot = &restored.snapshot;
-            connection.restore_state(app.portable.load(snapshot.states.clone()));
-            for group in &snapshot.groups {
-                match layer.group_add(group, id).await {
-                    Ok(()) => connection.note_group(group, true),
-                    Err(err) => tracing::warn!(%id, group, %err, "liveview: could not join group"),
-                }
-            }
-            // A write-through snapshot has no frames: numbering goes on
-            // from what the client saw.
-            let written = snapshot.written.max(restored.seen);
-            let journal = Journal::restored(
-                limits.replay_frames,
-                limits.replay_bytes,
-                written,
-                snapshot.frames.clone(),
-            );
-            let page = Page::start(
-                &app,
-                &connection.room,
-                Some((&restored.id, snapshot.highest_ref)),
-            );
+            // Boxed: rare, and its state would make every task larger.
+            let (page, journal) = Box::pin(restore(&app, &connection, restored)).await;
             (Some(page), Some(journal))
         }
     };
