@@ -7,11 +7,9 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 use liveview_demo::Config;
@@ -143,35 +141,10 @@ async fn a_node_stopped_with_ctrl_c_takes_its_visitors_with_it() {
     let db = dir.path().join("shared.sqlite3");
     let a = node(&db, &redis, Duration::from_secs(2)).await;
     // Node B is the real binary, stopped as a person would.
-    let mut b = tokio::process::Command::new(env!("CARGO_BIN_EXE_liveview-demo"))
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--redis",
-            &redis.url(),
-            "--db",
-        ])
-        .arg(&db)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the demo binary");
-    let mut lines = BufReader::new(b.stdout.take().unwrap()).lines();
-    let b_addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("node B starts in time")
-            .unwrap()
-            .expect("node B logs its address");
-        if let Some(at) = line.find("http://") {
-            let rest = &line[at + "http://".len()..];
-            break rest[..rest.find('/').unwrap()].to_owned();
-        }
-    };
+    let (redis_url, db_path) = (redis.url(), db.display().to_string());
+    let (mut b, b_addr) =
+        support::binary(&["--port", "0", "--redis", &redis_url, "--db", &db_path]).await;
+    let b_addr = b_addr.to_string();
 
     let mut ann = Socket::open(&a.addr.to_string()).await;
     ann.visitors("You are alone", Duration::from_secs(5)).await;

@@ -5,14 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::process::Stdio;
+mod support;
+
 use std::time::Duration;
 
 use liveview_e2e::redis::RedisServer;
 use liveview_e2e::session::SessionClient;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// The demo binary on `port` (0: any), on `redis` and the database `db`;
 /// returns the process and its address.
@@ -21,38 +21,8 @@ async fn demo(
     db: &std::path::Path,
     port: u16,
 ) -> (Child, std::net::SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_liveview-demo"))
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--redis",
-            &redis.url(),
-            "--db",
-        ])
-        .arg(db)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the demo binary");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the demo starts in time")
-            .unwrap()
-            .expect("the demo logs its address");
-        if let Some(at) = line.find("http://") {
-            let rest = &line[at + "http://".len()..];
-            break rest[..rest.find('/').unwrap()].parse().unwrap();
-        }
-    };
-    // Keep reading its log, or it blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    let (port, redis, db) = (port.to_string(), redis.url(), db.display().to_string());
+    support::binary(&["--port", &port, "--redis", &redis, "--db", &db]).await
 }
 
 /// Clicks the first case's button; returns the count the server rendered.

@@ -58,3 +58,35 @@ impl Demo {
         liveview_e2e::http_get(self.addr, path).await
     }
 }
+
+/// The demo binary with these arguments (`--host 127.0.0.1` is added),
+/// logging at info; returns the process (killed when dropped) and the
+/// address it logged. Its log keeps being read, so it never blocks on a
+/// full pipe.
+pub async fn binary(args: &[&str]) -> (tokio::process::Child, SocketAddr) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_liveview-demo"))
+        .args(["--host", "127.0.0.1"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("LIVEVIEW_REDIS")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the demo binary");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the demo starts in time")
+            .unwrap()
+            .expect("the demo logs its address");
+        if let Some(at) = line.find("http://") {
+            let rest = &line[at + "http://".len()..];
+            break rest[..rest.find('/').unwrap()].parse().unwrap();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
