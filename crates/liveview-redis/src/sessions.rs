@@ -21,14 +21,14 @@ end
 return false
 ";
 
-/// Stores secret and snapshot with a TTL, unless the key holds another
-/// secret (the session was resumed elsewhere since: that copy wins).
+/// Stores secret, snapshot and epoch with a TTL, unless the key holds a
+/// later epoch (the session was resumed elsewhere since: that copy wins).
 const SAVE_SCRIPT: &str = r"
-local held = redis.call('HGET', KEYS[1], 'secret')
-if held and held ~= ARGV[1] then
+local held = redis.call('HGET', KEYS[1], 'epoch')
+if held and tonumber(held) > tonumber(ARGV[4]) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'snapshot', ARGV[2])
+redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'snapshot', ARGV[2], 'epoch', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
@@ -44,8 +44,9 @@ return 0
 /// The [`SessionBackend`] of a [`RedisLayer`]'s nodes: each page session is
 /// a hash `{prefix}:s:{id}` (its secret and its snapshot as JSON) that
 /// expires with the resume window (on a Redis Cluster the key is one hash
-/// tag: each session's scripts touch one slot). A save never overwrites the copy of a
-/// process that resumed the session since (it holds another secret).
+/// tag: each session's scripts touch one slot). A save never overwrites the
+/// copy of a process that resumed the session since (it is of a later
+/// epoch).
 ///
 /// ```no_run
 /// use liveview::LiveView;
@@ -126,7 +127,11 @@ impl SessionBackend for RedisSessions {
         let key = self.shared.names.session_key(id);
         let mut conn = self.connection();
         let mut invocation = self.save.key(&key);
-        invocation.arg(secret).arg(json).arg(millis(ttl));
+        invocation
+            .arg(secret)
+            .arg(json)
+            .arg(millis(ttl))
+            .arg(snapshot.epoch);
         self.timed("save", invocation.invoke_async::<()>(&mut conn))
             .await
     }

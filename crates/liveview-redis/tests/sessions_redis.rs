@@ -156,3 +156,53 @@ async fn a_session_is_taken_once_and_state_that_cannot_travel_is_said_so() {
     let info = local.resume_at(b.addr).await;
     assert_eq!(info.refused, Some(ResumeRefusal::NotPortable));
 }
+
+#[tokio::test]
+async fn a_session_resumed_at_home_can_still_move_and_the_old_node_cannot_take_it_back() {
+    let redis = RedisServer::start();
+    let a = node(&redis).await;
+    let b = node(&redis).await;
+    let mut page = SessionClient::connect(a.addr, "r6").await;
+    page.event("incr", json!({})).await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
+    // Resumed on its own node: a new secret, which the backend learns.
+    page.cut();
+    liveview_e2e::redis::wait_until(PATIENCE, "parked", || a.lv.parked_sessions() == 1).await;
+    assert!(page.resume().await.resumed);
+    page.cut();
+    liveview_e2e::redis::wait_until(PATIENCE, "parked", || a.lv.parked_sessions() == 1).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(
+        page.resume_at(b.addr).await.resumed,
+        "moved with its newest token"
+    );
+    // A keeps the parked copy until its window closes, and frames pushed
+    // there are saved again: they must not replace B's newer copy.
+    a.lv.channels()
+        .group_send("news", Patch::html("#news", "late"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    page.event("incr", json!({})).await;
+    let frame = page.recv().await;
+    let frame = if frame.patch.html.as_deref() == Some("late") {
+        // Delivered live through B (the group spans both nodes).
+        page.recv().await
+    } else {
+        frame
+    };
+    assert_eq!(frame.patch.html.as_deref(), Some("2"));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // B stops answering: a third node resumes from the backend's copy,
+    // which must be B's (count 2), not A's stale one.
+    let c = node(&redis).await;
+    let _socket = page.abandon_socket();
+    let info = page.resume_at(c.addr).await;
+    assert!(info.resumed, "B's copy, not A's stale one: {info:?}");
+    page.event("incr", json!({})).await;
+    let mut frame = page.recv().await;
+    while frame.patch.html.as_deref() == Some("late") {
+        frame = page.recv().await;
+    }
+    assert_eq!(frame.patch.html.as_deref(), Some("3"));
+}

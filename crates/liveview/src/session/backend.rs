@@ -38,6 +38,11 @@ pub struct Snapshot {
     /// True when `frames` holds every frame the journal held: the snapshot
     /// of a parked session or of a server shutting down.
     pub complete: bool,
+    /// How many times the session moved to another process: a store keeps
+    /// the snapshot of the highest epoch (a process that lost the session
+    /// to another may still write an older one).
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// A store of [`Snapshot`]s shared by the processes of one app: Redis with
@@ -49,9 +54,9 @@ pub struct Snapshot {
 #[async_trait::async_trait]
 pub trait SessionBackend: Send + Sync + 'static {
     /// Stores (replaces) the snapshot of session `id`, resumable with
-    /// `secret`, for `ttl`; unless the store holds it under another secret
-    /// (another process resumed it since: its copy wins, and this save is
-    /// dropped without an error).
+    /// `secret`, for `ttl`; unless the store holds one of a later
+    /// [`epoch`](Snapshot::epoch) (another process resumed the session
+    /// since: its copy wins, and this save is dropped without an error).
     async fn save(
         &self,
         id: &str,

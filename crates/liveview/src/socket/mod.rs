@@ -126,7 +126,7 @@ async fn restore(app: &App, connection: &Connection, restored: &Restored) -> (Bo
     let page = Page::start(
         app,
         &connection.room,
-        Some((&restored.id, snapshot.highest_ref)),
+        Some((&restored.id, snapshot.highest_ref, snapshot.epoch + 1)),
     );
     (page, journal)
 }

@@ -102,6 +102,7 @@ impl Session {
                 Vec::new()
             },
             complete,
+            epoch: page.epoch,
         };
         Some((id.into(), secret.into(), snapshot))
     }

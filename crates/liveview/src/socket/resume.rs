@@ -40,6 +40,8 @@ pub(super) struct Page {
     pub(super) highest_ref: u64,
     /// A digest of the last snapshot sent to the backend (`None`: none).
     pub(super) saved: Option<u64>,
+    /// How many times the session moved to another process.
+    pub(super) epoch: u64,
     /// The backend holds this session for another process: do not delete
     /// it when the session ends here (the server shut down).
     kept: bool,
@@ -118,11 +120,11 @@ pub(super) async fn hand_over(
 impl Page {
     /// A session of `room`, resumable from now on: a fresh one, or the
     /// session `id` (from a snapshot) with events up to `highest_ref`
-    /// received.
-    pub(super) fn start(app: &App, room: &str, restored: Option<(&str, u64)>) -> Box<Page> {
-        let (token, highest_ref) = match restored {
-            Some((id, highest_ref)) => (id.into(), highest_ref),
-            None => ("".into(), 0),
+    /// received, in its `epoch`-th process.
+    pub(super) fn start(app: &App, room: &str, restored: Option<(&str, u64, u64)>) -> Box<Page> {
+        let (token, highest_ref, epoch) = match restored {
+            Some((id, highest_ref, epoch)) => (id.into(), highest_ref, epoch),
+            None => ("".into(), 0, 0),
         };
         let mut page = Box::new(Page {
             token,
@@ -130,6 +132,7 @@ impl Page {
             parked_until: None,
             highest_ref,
             saved: None,
+            epoch,
             kept: false,
         });
         page.renew(app, room);
