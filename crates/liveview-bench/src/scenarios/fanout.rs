@@ -52,8 +52,10 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
         Latency::new(),
         Latency::new(),
     );
-    let (mut delivered, mut expected, mut late, mut duplicates) = (0u64, 0u64, 0u64, 0u64);
+    let (mut delivered, mut expected) = (0u64, 0u64);
+    let mut counts = Counts::default();
     let mut seen = vec![0u64; receivers];
+    let mut arrivals: Vec<(usize, u64)> = Vec::with_capacity(receivers);
     let mut lat: Vec<u64> = Vec::with_capacity(receivers);
     let start = Instant::now();
     let mut cpu = CpuMeter::start(server.pid);
@@ -62,46 +64,26 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
         if seq == args.warmup + 1 {
             cpu = CpuMeter::start(server.pid);
         }
-        lat.clear();
-        let t0 = Instant::now();
-        if let Err(e) = control
-            .send(Message::text(client::broadcast_event(seq)))
-            .await
-        {
-            return Err(format!("control send: {e}").into());
-        }
-        let deadline = tokio::time::Instant::from_std(t0 + args.round_timeout);
-        let ack = wait_ack(&mut control, seq, deadline);
-        let collect = async {
-            while lat.len() < receivers {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some((slot, s, at))) => {
-                        if s != seq {
-                            late += 1;
-                        } else if seen[slot] == seq {
-                            duplicates += 1;
-                        } else {
-                            seen[slot] = seq;
-                            lat.push(stats::micros(at.saturating_duration_since(t0)));
-                        }
-                    }
-                    Ok(None) | Err(_) => break,
-                }
-            }
-        };
-        let (ack, ()) = tokio::join!(ack, collect);
-        if let Err(e) = ack {
+        let missed = broadcast_round(
+            &mut control,
+            &mut rx,
+            &mut seen,
+            seq,
+            args.round_timeout,
+            &mut arrivals,
+            &mut counts,
+        )
+        .await?;
+        if let Some(e) = missed.ack {
             errors += 1;
             samples.add(e);
         }
-        let got = lat.len() as u64;
-        if got < receivers as u64 {
-            samples.add(format!(
-                "broadcast {seq}: {} of {receivers} clients did not get it within {:?}",
-                receivers as u64 - got,
-                args.round_timeout
-            ));
+        if let Some(note) = missed.receivers {
+            samples.add(note);
         }
+        lat.clear();
+        lat.extend(arrivals.iter().map(|(_, us)| *us));
+        let got = lat.len() as u64;
         if measured {
             expected += receivers as u64;
             delivered += got;
@@ -138,6 +120,7 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
     let _ = control.close(None).await;
 
     let missing = expected - delivered;
+    let Counts { late, duplicates } = counts;
     errors += missing + duplicates;
     let (pf, pm, pl, pa) = (
         first.percentiles(),
@@ -198,6 +181,77 @@ pub(crate) async fn run(args: &FanoutArgs, server: &Server) -> Result<Report, Bo
 }
 
 /// Reads the control connection until the broadcast event's own reply.
+/// Late and doubled arrivals over a run.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Arrivals of an earlier round's broadcast.
+    pub(crate) late: u64,
+    /// Second arrivals of this round's broadcast at one receiver.
+    pub(crate) duplicates: u64,
+}
+
+/// What went wrong in a round, as notes for the report's samples.
+#[derive(Debug, Default)]
+pub(crate) struct Missed {
+    /// The control client's acknowledgement failed.
+    pub(crate) ack: Option<String>,
+    /// Some receivers did not get the broadcast in time.
+    pub(crate) receivers: Option<String>,
+}
+
+/// One broadcast round, the same for one node and many: sends broadcast
+/// `seq` on `control` and collects, until every receiver has it or
+/// `timeout` passes, each receiver's first arrival as (receiver, µs since
+/// the send) into `arrivals` (cleared first); late and doubled arrivals go
+/// to `counts`.
+pub(crate) async fn broadcast_round(
+    control: &mut Ws,
+    rx: &mut mpsc::UnboundedReceiver<Arrival>,
+    seen: &mut [u64],
+    seq: u64,
+    timeout: std::time::Duration,
+    arrivals: &mut Vec<(usize, u64)>,
+    counts: &mut Counts,
+) -> Result<Missed, BoxError> {
+    let receivers = seen.len();
+    arrivals.clear();
+    let t0 = Instant::now();
+    control
+        .send(Message::text(client::broadcast_event(seq)))
+        .await
+        .map_err(|e| format!("control send: {e}"))?;
+    let deadline = tokio::time::Instant::from_std(t0 + timeout);
+    let ack = wait_ack(control, seq, deadline);
+    let collect = async {
+        while arrivals.len() < receivers {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((slot, s, at))) => {
+                    if s != seq {
+                        counts.late += 1;
+                    } else if seen[slot] == seq {
+                        counts.duplicates += 1;
+                    } else {
+                        seen[slot] = seq;
+                        arrivals.push((slot, stats::micros(at.saturating_duration_since(t0))));
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    };
+    let (ack, ()) = tokio::join!(ack, collect);
+    let got = arrivals.len();
+    Ok(Missed {
+        ack: ack.err(),
+        receivers: (got < receivers).then(|| {
+            format!(
+                "broadcast {seq}: {} of {receivers} clients did not get it within {timeout:?}",
+                receivers - got,
+            )
+        }),
+    })
+}
+
 pub(crate) async fn wait_ack(
     ws: &mut Ws,
     seq: u64,

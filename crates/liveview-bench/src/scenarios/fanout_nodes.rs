@@ -7,16 +7,14 @@
 
 use std::time::Instant;
 
-use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::connect_all;
-use super::fanout::{Arrival, receive, wait_ack};
+use super::fanout::{Arrival, Counts, broadcast_round, receive};
 use crate::BoxError;
 use crate::cli::FanoutArgs;
-use crate::client::{self, Connector};
+use crate::client::Connector;
 use crate::nodes::Nodes;
 use crate::progress::Progress;
 use crate::report::{self, Report};
@@ -71,8 +69,10 @@ pub(crate) async fn run(args: &FanoutArgs, nodes: &Nodes) -> Result<Report, BoxE
         per_node[*node].clients += 1;
     }
     let (mut first, mut median, mut last) = (Latency::new(), Latency::new(), Latency::new());
-    let (mut delivered, mut expected, mut late, mut duplicates) = (0u64, 0u64, 0u64, 0u64);
+    let (mut delivered, mut expected) = (0u64, 0u64);
+    let mut counts = Counts::default();
     let mut seen = vec![0u64; receivers];
+    let mut arrivals: Vec<(usize, u64)> = Vec::with_capacity(receivers);
     let mut lat: Vec<(usize, u64)> = Vec::with_capacity(receivers);
     let total_rounds = args.warmup + args.rounds;
     let bar = Progress::new(show && total_rounds > 1, total_rounds, "broadcasts");
@@ -90,45 +90,26 @@ pub(crate) async fn run(args: &FanoutArgs, nodes: &Nodes) -> Result<Report, BoxE
                 .map(|s| CpuMeter::start(s.pid))
                 .collect();
         }
-        lat.clear();
-        let t0 = Instant::now();
-        control
-            .send(Message::text(client::broadcast_event(seq)))
-            .await
-            .map_err(|e| format!("control send: {e}"))?;
-        let deadline = tokio::time::Instant::from_std(t0 + args.round_timeout);
-        let ack = wait_ack(&mut control, seq, deadline);
-        let collect = async {
-            while lat.len() < receivers {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some((slot, s, at))) => {
-                        if s != seq {
-                            late += 1;
-                        } else if seen[slot] == seq {
-                            duplicates += 1;
-                        } else {
-                            seen[slot] = seq;
-                            let us = stats::micros(at.saturating_duration_since(t0));
-                            lat.push((node_of[slot], us));
-                        }
-                    }
-                    Ok(None) | Err(_) => break,
-                }
-            }
-        };
-        let (ack, ()) = tokio::join!(ack, collect);
-        if let Err(e) = ack {
+        let missed = broadcast_round(
+            &mut control,
+            &mut rx,
+            &mut seen,
+            seq,
+            args.round_timeout,
+            &mut arrivals,
+            &mut counts,
+        )
+        .await?;
+        if let Some(e) = missed.ack {
             errors += 1;
             samples.add(e);
         }
-        let got = lat.len() as u64;
-        if got < receivers as u64 {
-            samples.add(format!(
-                "broadcast {seq}: {} of {receivers} clients did not get it within {:?}",
-                receivers as u64 - got,
-                args.round_timeout
-            ));
+        if let Some(note) = missed.receivers {
+            samples.add(note);
         }
+        lat.clear();
+        lat.extend(arrivals.iter().map(|(slot, us)| (node_of[*slot], *us)));
+        let got = lat.len() as u64;
         if measured {
             expected += receivers as u64;
             delivered += got;
@@ -170,6 +151,7 @@ pub(crate) async fn run(args: &FanoutArgs, nodes: &Nodes) -> Result<Report, BoxE
     let _ = control.close(None).await;
 
     let missing = expected - delivered;
+    let Counts { late, duplicates } = counts;
     errors += missing + duplicates;
     let rounds = args.rounds.max(1) as f64;
     let redis_before = redis_before.unwrap_or_default();
