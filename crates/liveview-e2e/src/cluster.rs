@@ -108,6 +108,11 @@ impl RedisCluster {
                 "127.0.0.1",
                 "--cluster-enabled",
                 "yes",
+                // Its own free port for the cluster bus: the default, the
+                // port + 10,000, may be taken or past 65,535 (redis-server
+                // then does not start).
+                "--cluster-port",
+                &free_port().to_string(),
                 "--cluster-config-file",
                 &self
                     .dir
