@@ -59,14 +59,32 @@ impl SessionClient {
         .to_string();
         self.unanswered.insert(reference, text.clone());
         if let Some(socket) = self.socket.as_mut() {
-            socket.send_text(text).await;
+            // A socket the server is closing: the event waits, unanswered,
+            // for the next one.
+            let _ = socket.try_send_text(text).await;
         }
         reference
     }
 
     /// The next frame of the session (counted; an answer settles its event).
     pub async fn recv(&mut self) -> ServerMessage {
-        let text = self.socket().recv_text().await;
+        match self.recv_or_close().await {
+            Ok(frame) => frame,
+            Err(code) => panic!("the server closed the socket ({code})"),
+        }
+    }
+
+    /// As [`recv`](Self::recv), or the close code when the server closes
+    /// the socket (which is then dropped: [`resume`](Self::resume) opens
+    /// another).
+    pub async fn recv_or_close(&mut self) -> Result<ServerMessage, u16> {
+        let text = match self.socket().recv_text_or_close().await {
+            Ok(text) => text,
+            Err(code) => {
+                self.socket = None;
+                return Err(code);
+            }
+        };
         let frame = ServerMessage::from_json(&text)
             .unwrap_or_else(|err| panic!("bad frame ({err}): {text}"));
         assert!(
@@ -77,7 +95,12 @@ impl SessionClient {
         if let Some(reference) = frame.reference {
             self.unanswered.remove(&reference);
         }
-        frame
+        Ok(frame)
+    }
+
+    /// Whether it has a socket (none after a close or a cut).
+    pub fn is_connected(&self) -> bool {
+        self.socket.is_some()
     }
 
     /// Refs of the events not answered yet.

@@ -26,7 +26,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use liveview::layer::{ChannelLayer, ConnId, Frame, LocalHub, Mailbox, NodeId, SendError};
+use liveview::layer::{
+    ChannelLayer, ConnId, Control as LiveControl, Frame, GroupCursor, LocalHub, Mailbox, Mark,
+    NodeId, SendError,
+};
 use redis::IntoConnectionInfo;
 use redis::aio::ConnectionManagerConfig;
 use tokio::sync::{mpsc, oneshot};
@@ -122,6 +125,8 @@ impl RedisLayer {
             replayed: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             config,
+            numbered: std::sync::Mutex::new(0),
+            settled: AtomicU64::new(0),
         });
         // The subscriber connects before `connect` returns, so that the
         // first group_add does not race with it.
@@ -208,7 +213,14 @@ impl RedisLayer {
         true
     }
 
-    fn queue(&self, stream: String, channel: String, target: String, frame: Frame) -> bool {
+    fn queue(
+        &self,
+        stream: String,
+        channel: String,
+        target: String,
+        frame: Frame,
+        mark: u64,
+    ) -> bool {
         let shared = &self.handle.shared;
         let message = Outbound {
             stream,
@@ -217,6 +229,7 @@ impl RedisLayer {
             frame,
             queued: Instant::now(),
             seq: 0,
+            mark,
         };
         if shared.outbound.try_send(message).is_ok() {
             return true;
@@ -379,14 +392,38 @@ impl ChannelLayer for RedisLayer {
 
     async fn group_send(&self, group: &str, frame: Frame) -> Result<(), SendError> {
         let shared = &self.handle.shared;
-        shared.hub.deliver_group(group, &frame);
         let names = &shared.names;
-        if self.queue(
-            names.group_key(group),
-            names.group_channel(group),
-            "-".to_owned(),
-            frame,
-        ) {
+        let queued = if LiveControl::from_frame(&frame).is_some() {
+            shared.hub.deliver_group(group, &frame);
+            self.queue(
+                names.group_key(group),
+                names.group_channel(group),
+                "-".to_owned(),
+                frame,
+                0,
+            )
+        } else {
+            // Numbered, delivered here and queued in one step: see
+            // `Shared::numbered`.
+            let mut numbered = shared
+                .numbered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *numbered += 1;
+            let mark = Mark {
+                origin: shared.node,
+                seq: *numbered,
+            };
+            shared.hub.deliver_group(group, &frame.marked(group, mark));
+            self.queue(
+                names.group_key(group),
+                names.group_channel(group),
+                mark.seq.to_string(),
+                frame,
+                mark.seq,
+            )
+        };
+        if queued {
             Ok(())
         } else {
             Err(SendError::Backend(
@@ -416,6 +453,7 @@ impl ChannelLayer for RedisLayer {
             names.node_channel(conn.node()),
             conn.to_string(),
             frame,
+            0,
         ) {
             Ok(())
         } else {
@@ -423,6 +461,14 @@ impl ChannelLayer for RedisLayer {
                 "Redis is unreachable and the outage buffer is full".to_owned(),
             ))
         }
+    }
+
+    async fn group_missed(
+        &self,
+        group: &str,
+        cursor: &GroupCursor,
+    ) -> Result<Vec<Frame>, SendError> {
+        crate::missed::group_missed(&self.handle.shared, group, cursor).await
     }
 
     fn local_connections(&self) -> usize {

@@ -55,11 +55,13 @@ mod conn;
 mod feed;
 mod layer;
 mod link;
+mod missed;
 mod names;
 mod presence;
 mod publisher;
 mod sessions;
 mod shared;
+mod stream;
 mod subscriber;
 
 pub use config::{RedisConfig, RedisLayerError};

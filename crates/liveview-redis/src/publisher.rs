@@ -276,6 +276,8 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
     };
     let mut lanes: HashMap<u16, Lane> = HashMap::new();
     let mut incoming: Vec<Outbound> = Vec::with_capacity(PUBLISH_BATCH);
+    // The number of the last group message taken from the channel.
+    let mut taken_mark = 0;
     let mut closed = false;
     loop {
         let taken: usize = lanes.values().map(|l| l.batch.len()).sum();
@@ -322,6 +324,7 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
             });
             lane.numbered += 1;
             message.seq = lane.numbered;
+            taken_mark = taken_mark.max(message.mark);
             lane.batch.push(message);
         }
         let now = Instant::now();
@@ -330,7 +333,22 @@ pub(crate) async fn publisher(shared: Arc<Shared>, mut rx: mpsc::Receiver<Outbou
             .filter(|lane| lane.ready(now))
             .map(|lane| lane.attempt(&cx));
         futures_util::future::join_all(attempts).await;
+        shared
+            .settled
+            .store(settled(&lanes, taken_mark), Ordering::Release);
     }
+}
+
+/// Every group message numbered up to the result is settled: all those
+/// taken from the channel, except from the first still waiting in a lane
+/// (the channel hands them over in order, and each lane keeps it).
+fn settled(lanes: &HashMap<u16, Lane>, taken_mark: u64) -> u64 {
+    lanes
+        .values()
+        .filter_map(|lane| lane.batch.iter().find(|m| m.mark > 0))
+        .map(|first| first.mark - 1)
+        .min()
+        .unwrap_or(taken_mark)
 }
 
 #[cfg(test)]
@@ -374,6 +392,43 @@ mod tests {
             .query_async(conn)
             .await
             .unwrap()
+    }
+
+    fn lane(marks: &[u64]) -> super::Lane {
+        super::Lane {
+            origin_key: String::new(),
+            batch: marks
+                .iter()
+                .map(|mark| super::Outbound {
+                    stream: String::new(),
+                    channel: String::new(),
+                    target: String::new(),
+                    frame: liveview::layer::Frame::from_json_text("{}"),
+                    queued: tokio::time::Instant::now(),
+                    seq: 0,
+                    mark: *mark,
+                })
+                .collect(),
+            numbered: 0,
+            confirmed: 0,
+            given_up: None,
+            down_since: None,
+            backoff: crate::backoff::Backoff::new(std::time::Duration::from_secs(1)),
+            retry_at: None,
+        }
+    }
+
+    #[test]
+    fn group_messages_are_settled_up_to_the_first_one_still_waiting() {
+        use std::collections::HashMap;
+        let mut lanes = HashMap::new();
+        assert_eq!(super::settled(&lanes, 9), 9, "nothing waits");
+        lanes.insert(1, lane(&[0, 7, 8]));
+        lanes.insert(2, lane(&[5, 9]));
+        lanes.insert(3, lane(&[0]));
+        assert_eq!(super::settled(&lanes, 9), 4, "5 waits on lane 2");
+        lanes.remove(&2);
+        assert_eq!(super::settled(&lanes, 9), 6);
     }
 
     /// What a frozen Redis does with a pipeline the publisher sent again:

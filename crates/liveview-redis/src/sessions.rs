@@ -21,14 +21,24 @@ end
 return false
 ";
 
-/// Stores secret, snapshot and epoch with a TTL, unless the key holds a
-/// later epoch (the session was resumed elsewhere since: that copy wins).
+/// Stores secret, snapshot, epoch, written and complete with a TTL, unless
+/// the key holds a later copy: of a later epoch (the session was resumed
+/// elsewhere since), or of the same epoch with more frames written, or as
+/// many and complete where this one is not (a write-through queued before
+/// the session's shutdown snapshot, arriving after it).
 const SAVE_SCRIPT: &str = r"
-local held = redis.call('HGET', KEYS[1], 'epoch')
-if held and tonumber(held) > tonumber(ARGV[4]) then
-  return 0
+local held = redis.call('HMGET', KEYS[1], 'epoch', 'written', 'complete')
+if held[1] then
+  local epoch, written = tonumber(held[1]), tonumber(held[2] or '0')
+  local new_epoch, new_written = tonumber(ARGV[4]), tonumber(ARGV[5])
+  if epoch > new_epoch then return 0 end
+  if epoch == new_epoch then
+    if written > new_written then return 0 end
+    if written == new_written and held[3] == '1' and ARGV[6] == '0' then return 0 end
+  end
 end
-redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'snapshot', ARGV[2], 'epoch', ARGV[4])
+redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'snapshot', ARGV[2], 'epoch', ARGV[4],
+  'written', ARGV[5], 'complete', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
@@ -44,9 +54,10 @@ return 0
 /// The [`SessionBackend`] of a [`RedisLayer`]'s nodes: each page session is
 /// a hash `{prefix}:s:{id}` (its secret and its snapshot as JSON) that
 /// expires with the resume window (on a Redis Cluster the key is one hash
-/// tag: each session's scripts touch one slot). A save never overwrites the
-/// copy of a process that resumed the session since (it is of a later
-/// epoch).
+/// tag: each session's scripts touch one slot). A save never overwrites a
+/// later copy: that of a process that resumed the session since (a later
+/// epoch), or one with more of the session's frames written (a
+/// write-through that arrives after the session's shutdown snapshot).
 ///
 /// ```no_run
 /// use liveview::LiveView;
@@ -131,7 +142,9 @@ impl SessionBackend for RedisSessions {
             .arg(secret)
             .arg(json)
             .arg(millis(ttl))
-            .arg(snapshot.epoch);
+            .arg(snapshot.epoch)
+            .arg(snapshot.written)
+            .arg(u8::from(snapshot.complete));
         self.timed("save", invocation.invoke_async::<()>(&mut conn))
             .await
     }

@@ -40,6 +40,15 @@ pub(crate) struct Shared {
     pub(crate) replayed: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     pub(crate) config: RedisConfig,
+    /// The number of this node's last group message. Held while a message
+    /// is numbered, delivered here and queued, so that numbers reach every
+    /// member, here and on other nodes, in order (what a page session's
+    /// cursor relies on: `liveview::layer::Mark`).
+    pub(crate) numbered: std::sync::Mutex<u64>,
+    /// Every group message numbered up to this one is settled: in its
+    /// stream (or given up). What a moved session waits for before it
+    /// reads, from the stream, what this node sent before it joined.
+    pub(crate) settled: AtomicU64,
 }
 
 impl Shared {
@@ -60,6 +69,9 @@ pub(crate) struct Outbound {
     /// publisher (0 until then): with the node id, the message id that
     /// makes a retried publish run once.
     pub(crate) seq: u64,
+    /// A group message's number among this node's (`Shared::numbered`);
+    /// 0 for other messages.
+    pub(crate) mark: u64,
 }
 
 /// A request to the subscriber task.

@@ -4,7 +4,6 @@
 //! it missed while disconnected.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,29 +16,13 @@ use tokio::time::{Instant, timeout};
 use crate::backoff::Backoff;
 use crate::feed::{Feed, Incoming};
 use crate::shared::{Control, Shared};
+use crate::stream::{StreamId, group_frame, stream_entry};
 
 /// Channels subscribed or unsubscribed per command.
 const SUBSCRIBE_CHUNK: usize = 512;
 
 /// How often the subscriber checks that its connection is alive.
 const SUBSCRIBER_PING: Duration = Duration::from_secs(5);
-
-/// A stream entry id, `ms-seq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct StreamId(u64, u64);
-
-impl StreamId {
-    fn parse(text: &str) -> Option<StreamId> {
-        let (ms, seq) = text.split_once('-')?;
-        Some(StreamId(ms.parse().ok()?, seq.parse().ok()?))
-    }
-}
-
-impl fmt::Display for StreamId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.0, self.1)
-    }
-}
 
 /// What the subscriber knows of one subscribed channel.
 #[derive(Debug, Clone, Copy)]
@@ -123,14 +106,17 @@ impl Subscriber {
         }
         self.measure_clock().await?;
         let wanted = self.wanted();
-        let previous = std::mem::take(&mut self.channels);
         let list: Vec<String> = wanted.into_iter().collect();
+        // The channels' states stay as they are until every subscription
+        // is made: a session that fails half-way (a shard still down)
+        // must leave the next one replaying from the same places.
         for chunk in list.chunks(SUBSCRIBE_CHUNK) {
             timeout(op, feed.subscribe(chunk))
                 .await
                 .map_err(|_| Broken("subscribe timed out".to_owned()))?
                 .map_err(|e| Broken(e.to_string()))?;
         }
+        let previous = std::mem::take(&mut self.channels);
         let now = self.redis_now();
         let mut late = Vec::new();
         for channel in list {
@@ -381,14 +367,14 @@ impl Subscriber {
         if NodeId::parse(origin) == Some(self.shared.node) {
             return; // our own message: delivered locally when sent
         }
-        let frame = Frame::from_json_text(frame);
         match kind {
             Kind::Group(group) => {
+                let frame = group_frame(group, origin, target, frame);
                 self.shared.hub.deliver_group(group, &frame);
             }
             Kind::Node => {
                 if let Some(conn) = ConnId::parse(target) {
-                    self.shared.hub.deliver(conn, frame);
+                    self.shared.hub.deliver(conn, Frame::from_json_text(frame));
                 }
             }
             Kind::Presence => {}
@@ -518,62 +504,4 @@ fn local_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// `[id, [field, value, ...]]` of an XRANGE reply.
-fn stream_entry(entry: Value) -> Option<(StreamId, Vec<(String, String)>)> {
-    let Value::Array(mut parts) = entry else {
-        return None;
-    };
-    if parts.len() != 2 {
-        return None;
-    }
-    let fields = parts.pop()?;
-    let id = match parts.pop()? {
-        Value::BulkString(bytes) => StreamId::parse(std::str::from_utf8(&bytes).ok()?)?,
-        Value::SimpleString(text) => StreamId::parse(&text)?,
-        _ => return None,
-    };
-    let Value::Array(fields) = fields else {
-        return None;
-    };
-    let mut pairs = Vec::with_capacity(fields.len() / 2);
-    let mut iter = fields.into_iter();
-    while let (Some(key), Some(value)) = (iter.next(), iter.next()) {
-        if let (Value::BulkString(k), Value::BulkString(v)) = (key, value) {
-            pairs.push((String::from_utf8(k).ok()?, String::from_utf8(v).ok()?));
-        }
-    }
-    Some((id, pairs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_ids_order_and_parse() {
-        assert_eq!(StreamId::parse("12-3"), Some(StreamId(12, 3)));
-        assert!(StreamId(12, 3) < StreamId(12, 4));
-        assert!(StreamId(12, 9) < StreamId(13, 0));
-        assert_eq!(StreamId::parse("x-1"), None);
-        assert_eq!(StreamId::parse("12"), None);
-        assert_eq!(StreamId(5, 1).to_string(), "5-1");
-    }
-
-    #[test]
-    fn xrange_entries_parse() {
-        let entry = Value::Array(vec![
-            Value::BulkString(b"17-2".to_vec()),
-            Value::Array(vec![
-                Value::BulkString(b"o".to_vec()),
-                Value::BulkString(b"00000000000000aa".to_vec()),
-                Value::BulkString(b"f".to_vec()),
-                Value::BulkString(b"{}".to_vec()),
-            ]),
-        ]);
-        let (id, fields) = stream_entry(entry).unwrap();
-        assert_eq!(id, StreamId(17, 2));
-        assert_eq!(fields[1], ("f".to_owned(), "{}".to_owned()));
-    }
 }

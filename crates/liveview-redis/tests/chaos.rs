@@ -1,19 +1,23 @@
 //! Chaos: 200 page sessions on two nodes of one real redis-server chat for
-//! 30 s while every socket is cut three times (a TCP reset; each page
-//! resumes its session) and the Redis subscriber connection is killed once
-//! (the layer replays from its streams). Every message sent is received by
-//! every page exactly once, in order per sender.
+//! 30 s while a server is restarted three times (its process shuts down,
+//! storing its sessions, and a new one takes its place; its pages resume
+//! there, and what the other node's pages said meanwhile is replayed to
+//! them from the group's stream), every socket is cut once (a TCP reset;
+//! each page resumes its session) and the Redis subscriber connection is
+//! killed once (the layer replays from its streams). Every message sent is
+//! received by every page exactly once, in order per sender.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use liveview::{Ctx, Data, LiveView, Patch, Result};
 use liveview_e2e::redis::RedisServer;
 use liveview_e2e::session::SessionClient;
 use liveview_e2e::ws::TestServer;
-use liveview_redis::{RedisLayer, RedisSessions};
+use liveview_redis::{RedisConfig, RedisSessions};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -33,7 +37,14 @@ async fn say(ctx: Ctx, Data(d): Data<Value>) -> Result<()> {
 }
 
 async fn node(redis: &RedisServer) -> TestServer {
-    let layer = RedisLayer::connect(redis.url()).await.unwrap();
+    // Two cores run 200 pages, two servers and Redis here: an answer may
+    // take longer than the default 2 s (this test is about what arrives,
+    // not how fast).
+    let layer = RedisConfig::new(redis.url())
+        .op_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
     let builder = LiveView::builder()
         .auto_register(false)
         .debug(false)
@@ -55,12 +66,13 @@ async fn node(redis: &RedisServer) -> TestServer {
 type Seen = HashMap<u64, u64>;
 
 async fn page(
-    server: std::net::SocketAddr,
+    mut server: watch::Receiver<SocketAddr>,
     me: u64,
     mut cuts: watch::Receiver<u32>,
     ready: Arc<Barrier>,
 ) -> (Seen, u64) {
-    let mut client = SessionClient::connect(server, &format!("page-{me}")).await;
+    let mut at = *server.borrow_and_update();
+    let mut client = SessionClient::connect(at, &format!("page-{me}")).await;
     // Everyone is in before anyone speaks.
     ready.wait().await;
     let stop_sending = Instant::now() + RUN;
@@ -74,7 +86,7 @@ async fn page(
     let mut silent_since: Option<Instant> = None;
     loop {
         tokio::select! {
-            changed = cuts.changed() => {
+            changed = cuts.changed(), if client.is_connected() => {
                 if changed.is_err() { continue; }
                 client.cut();
                 sleep(Duration::from_millis(me % 200)).await;
@@ -86,7 +98,23 @@ async fn page(
                 client.event("say", json!({"from": me, "n": sent})).await;
                 next_send += EVERY;
             }
-            frame = timeout(Duration::from_millis(500), client.recv()) => {
+            // Its server restarted: it resumes on the process that
+            // replaced it.
+            moved = async { server.wait_for(|addr| *addr != at).await.map(|addr| *addr) }, if !client.is_connected() => {
+                at = moved.unwrap();
+                sleep(Duration::from_millis(me % 200)).await;
+                let info = client.resume_at(at).await;
+                assert!(info.resumed, "page {me} not resumed after a restart: {info:?}");
+            }
+            frame = timeout(Duration::from_millis(500), client.recv_or_close()), if client.is_connected() => {
+                let frame = match frame {
+                    Ok(Err(code)) => {
+                        assert_eq!(code, 1012, "page {me}: closed");
+                        continue;
+                    }
+                    Ok(Ok(frame)) => Ok(frame),
+                    Err(elapsed) => Err(elapsed),
+                };
                 let Ok(frame) = frame else {
                     let now = Instant::now();
                     let since = *silent_since.get_or_insert(now);
@@ -115,26 +143,51 @@ async fn page(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_pages_chat_through_cuts_and_a_lost_subscriber_exactly_once() {
+async fn two_hundred_pages_chat_through_restarts_cuts_and_a_lost_subscriber_exactly_once() {
     let redis = RedisServer::start();
-    let (a, b) = (node(&redis).await, node(&redis).await);
+    let mut servers = [node(&redis).await, node(&redis).await];
+    let addrs = [
+        watch::channel(servers[0].addr).0,
+        watch::channel(servers[1].addr).0,
+    ];
     let (cut, cuts) = watch::channel(0u32);
     let ready = Arc::new(Barrier::new(PAGES + 1));
     let pages: Vec<_> = (0..PAGES as u64)
         .map(|me| {
-            let addr = if me % 2 == 0 { a.addr } else { b.addr };
-            tokio::spawn(page(addr, me, cuts.clone(), Arc::clone(&ready)))
+            let server = addrs[(me % 2) as usize].subscribe();
+            tokio::spawn(page(server, me, cuts.clone(), Arc::clone(&ready)))
         })
         .collect();
     ready.wait().await;
     let start = Instant::now();
-    for (at, what) in [(6, "cut"), (12, "kill"), (16, "cut"), (24, "cut")] {
+    let mut retired = Vec::new();
+    let events = [
+        (5, "restart 0"),
+        (10, "kill"),
+        (14, "restart 1"),
+        (19, "cut"),
+        (23, "restart 0"),
+    ];
+    for (at, what) in events {
         tokio::time::sleep_until(start + Duration::from_secs(at)).await;
-        if what == "cut" {
-            cut.send_modify(|n| *n += 1);
-        } else {
-            let killed = redis.command("CLIENT KILL TYPE pubsub\r\n");
-            assert!(killed.is_some(), "CLIENT KILL answered");
+        match what {
+            "cut" => cut.send_modify(|n| *n += 1),
+            "kill" => {
+                let killed = redis.command("CLIENT KILL TYPE pubsub\r\n");
+                assert!(killed.is_some(), "CLIENT KILL answered");
+            }
+            restart => {
+                // SIGTERM: the process stores its sessions and closes its
+                // sockets with 1012; a new process takes its place.
+                let n: usize = restart["restart ".len()..].parse().unwrap();
+                servers[n].lv.shutdown();
+                let next = node(&redis).await;
+                addrs[n].send_replace(next.addr);
+                // The old one stays up (its listener refuses new sockets
+                // with 503) until the test ends, as a process that is
+                // draining.
+                retired.push(std::mem::replace(&mut servers[n], next));
+            }
         }
     }
     let mut sent_by = HashMap::new();

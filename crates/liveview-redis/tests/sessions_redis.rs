@@ -35,6 +35,16 @@ async fn local(ctx: Ctx) -> Patch {
     Patch::html("#local", "yes")
 }
 
+/// Runs of `slow` (in this test binary).
+static SLOW_RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Takes `ms` milliseconds, then counts.
+async fn slow(ctx: Ctx, liveview::Data(d): liveview::Data<serde_json::Value>) -> Patch {
+    tokio::time::sleep(Duration::from_millis(d["ms"].as_u64().unwrap_or(0))).await;
+    SLOW_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    incr(ctx).await
+}
+
 async fn node(redis: &RedisServer) -> TestServer {
     let layer = RedisLayer::connect(redis.url()).await.unwrap();
     let builder: LiveViewBuilder = LiveView::builder()
@@ -42,6 +52,7 @@ async fn node(redis: &RedisServer) -> TestServer {
         .debug(false)
         .handler("incr", incr)
         .handler("local", local)
+        .handler("slow", slow)
         .session_state::<Count>("count")
         .session_backend(RedisSessions::new(&layer))
         .on_connect(|ctx: Ctx| async move {
@@ -205,4 +216,150 @@ async fn a_session_resumed_at_home_can_still_move_and_the_old_node_cannot_take_i
         frame = page.recv().await;
     }
     assert_eq!(frame.patch.html.as_deref(), Some("3"));
+}
+
+/// Sends `text` to the `news` group from `server`'s node.
+async fn news(server: &TestServer, text: &str) {
+    server
+        .lv
+        .channels()
+        .group_send("news", Patch::html("#news", text))
+        .await
+        .unwrap();
+}
+
+/// The next frames' HTML until `quiet` passes without one.
+async fn htmls(page: &mut SessionClient, quiet: Duration) -> Vec<String> {
+    let mut got = Vec::new();
+    while let Ok(frame) = tokio::time::timeout(quiet, page.recv()).await {
+        got.extend(frame.patch.html);
+    }
+    got
+}
+
+#[tokio::test]
+async fn pushes_sent_while_a_session_is_between_processes_arrive_once_after_a_deploy() {
+    let redis = RedisServer::start();
+    let old = node(&redis).await;
+    let other = node(&redis).await;
+    let mut page = SessionClient::connect(old.addr, "r7").await;
+    news(&other, "before").await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("before"));
+    old.lv.shutdown();
+    assert_eq!(page.raw().recv_close().await, 1012);
+    // While the page has no socket and its session no process.
+    news(&other, "gap 1").await;
+    news(&other, "gap 2").await;
+    let new = node(&redis).await;
+    let info = page.resume_at(new.addr).await;
+    assert!(info.resumed, "{info:?}");
+    news(&other, "after").await;
+    assert_eq!(
+        htmls(&mut page, Duration::from_millis(500)).await,
+        ["gap 1", "gap 2", "after"],
+        "what it missed, once, in order, and nothing it had"
+    );
+    // Its cursor went on: a second move replays nothing twice.
+    new.lv.shutdown();
+    assert_eq!(page.raw().recv_close().await, 1012);
+    news(&other, "gap 3").await;
+    let newer = node(&redis).await;
+    assert!(page.resume_at(newer.addr).await.resumed);
+    assert_eq!(
+        htmls(&mut page, Duration::from_millis(500)).await,
+        ["gap 3"]
+    );
+}
+
+#[tokio::test]
+async fn after_a_node_loss_pushes_since_the_last_answer_come_from_the_stream() {
+    // The write-through snapshot's cursors hold when the client saw
+    // nothing after its last answer.
+    let redis = RedisServer::start();
+    let a = node(&redis).await;
+    let b = node(&redis).await;
+    let mut page = SessionClient::connect(a.addr, "r8").await;
+    news(&b, "seen").await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("seen"));
+    page.event("incr", json!({})).await;
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("1"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A stops answering: what B sends now never reaches the page there.
+    let _unanswered_socket = page.abandon_socket();
+    news(&b, "lost with A").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let c = node(&redis).await;
+    let info = page.resume_at(c.addr).await;
+    assert!(info.resumed, "{info:?}");
+    assert_eq!(
+        htmls(&mut page, Duration::from_millis(500)).await,
+        ["lost with A"]
+    );
+}
+
+#[tokio::test]
+async fn a_late_write_through_does_not_replace_a_later_snapshot() {
+    use liveview::session::{SessionBackend, Snapshot};
+    let redis = RedisServer::start();
+    let layer = RedisLayer::connect(redis.url()).await.unwrap();
+    let backend = RedisSessions::new(&layer);
+    let ttl = Duration::from_secs(60);
+    let mut complete = Snapshot::default();
+    complete.written = 10;
+    complete.complete = true;
+    complete.frames = vec!["{}".to_owned()];
+    backend.save("s1", "x", &complete, ttl).await.unwrap();
+    // Queued before the shutdown snapshot, stored after it.
+    let mut through = Snapshot::default();
+    through.written = 9;
+    backend.save("s1", "x", &through, ttl).await.unwrap();
+    through.written = 10;
+    backend.save("s1", "x", &through, ttl).await.unwrap();
+    assert_eq!(
+        backend.take("s1", "x").await.unwrap(),
+        Some(complete.clone())
+    );
+    // A later one of the same epoch does replace it.
+    backend.save("s1", "x", &complete, ttl).await.unwrap();
+    through.written = 11;
+    backend.save("s1", "x", &through, ttl).await.unwrap();
+    assert_eq!(backend.take("s1", "x").await.unwrap(), Some(through));
+}
+
+#[tokio::test]
+async fn an_event_in_flight_at_a_deploy_is_answered_once_by_one_process() {
+    let redis = RedisServer::start();
+    let old = node(&redis).await;
+    let mut page = SessionClient::connect(old.addr, "r9").await;
+    let runs = SLOW_RUNS.load(std::sync::atomic::Ordering::SeqCst);
+    // Short: it finishes within the shutdown's grace, on the old process.
+    page.event("slow", json!({"ms": 300})).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    old.lv.shutdown();
+    let new = node(&redis).await;
+    let answer = page.recv().await;
+    assert_eq!(
+        answer.patch.html.as_deref(),
+        Some("1"),
+        "answered before the close"
+    );
+    assert_eq!(page.raw().recv_close().await, 1012);
+    assert!(page.resume_at(new.addr).await.resumed);
+    // Long: still running after the grace, it is left to the new process,
+    // which runs the copy the client re-sends.
+    page.event("slow", json!({"ms": 3000})).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    new.lv.shutdown();
+    assert_eq!(page.raw().recv_close().await, 1012);
+    let newer = node(&redis).await;
+    let info = page.resume_at(newer.addr).await;
+    assert!(info.resumed, "{info:?}");
+    assert_eq!(info.received, 1, "the long event counts as not received");
+    assert_eq!(page.recv().await.patch.html.as_deref(), Some("2"));
+    assert!(page.unanswered().is_empty());
+    page.raw().expect_silence(Duration::from_millis(300)).await;
+    // Once by the first process, once by the third (the second dropped it
+    // half-way, as a shutdown must not wait on a handler for ever).
+    let ran = SLOW_RUNS.load(std::sync::atomic::Ordering::SeqCst) - runs;
+    assert_eq!(ran, 2);
 }

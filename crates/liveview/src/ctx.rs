@@ -59,7 +59,8 @@ pub(crate) struct Connection {
     upload_progress: Mutex<Vec<UploadProgress>>,
     /// The groups it joined through its `Ctx` (tags included): what a
     /// session's snapshot carries to another process.
-    groups: Mutex<Vec<Box<str>>>,
+    /// With when each was joined (ms since the Unix epoch).
+    groups: Mutex<Vec<(Box<str>, u64)>>,
     /// The framework's own per-connection state that never travels with a
     /// session (presence guards): not the app's, not in snapshots.
     local: Mutex<Slots>,
@@ -118,7 +119,11 @@ impl Connection {
     pub(crate) fn portable_parts(
         &self,
         portable: &PortableStates,
-    ) -> (BTreeMap<String, serde_json::Value>, bool, Vec<String>) {
+    ) -> (
+        BTreeMap<String, serde_json::Value>,
+        bool,
+        Vec<(String, u64)>,
+    ) {
         let (states, all) =
             portable.save(&self.state.lock().unwrap_or_else(PoisonError::into_inner));
         let groups = self
@@ -126,7 +131,7 @@ impl Connection {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|g| g.to_string())
+            .map(|(group, joined)| (group.to_string(), *joined))
             .collect();
         (states, all, groups)
     }
@@ -138,11 +143,27 @@ impl Connection {
 
     /// Remembers a group joined (or left), for snapshots.
     pub(crate) fn note_group(&self, group: &str, joined: bool) {
-        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
-        groups.retain(|g| **g != *group);
         if joined {
-            groups.push(group.into());
+            self.note_group_since(group, unix_ms());
+        } else {
+            let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+            groups.retain(|(g, _)| **g != *group);
         }
+    }
+
+    /// Remembers a group joined at `since` (ms since the Unix epoch; a
+    /// group joined before keeps its first time).
+    pub(crate) fn note_group_since(&self, group: &str, since: u64) {
+        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        if !groups.iter().any(|(g, _)| **g == *group) {
+            groups.push((group.into(), since));
+        }
+    }
+
+    /// When it joined `group` (ms since the Unix epoch), if it did.
+    pub(crate) fn joined(&self, group: &str) -> Option<u64> {
+        let groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        groups.iter().find(|(g, _)| **g == *group).map(|(_, t)| *t)
     }
 
     /// The claims of its signed room, verified at the upgrade.
@@ -478,4 +499,11 @@ impl Ctx {
             Err(SendError::Closed)
         }
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

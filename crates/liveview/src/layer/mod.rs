@@ -32,6 +32,10 @@
 //! - Control messages ([`Control`], [`ChannelLayer::group_control`]) need
 //!   nothing of their own: the default sends them as a group message, and
 //!   [`LocalHub::deliver_group`] hands them to the sockets on arrival.
+//! - A layer that keeps a log of each group's messages can let page
+//!   sessions move between nodes without missing a push: number each
+//!   node's group messages, hand its hub [`Frame::marked`] frames, and
+//!   answer [`ChannelLayer::group_missed`] from the log (see [`Mark`]).
 //! - Fail with [`SendError`]: `Closed` for a connection of this node that is
 //!   gone, `Backend` when the transport refused a message.
 //! - Check it with the conformance suite (`layer::conformance`, cargo
@@ -40,6 +44,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod hub;
+mod mark;
 mod memory;
 
 use std::fmt;
@@ -51,6 +56,8 @@ use liveview_protocol::{Patch, ServerFrame};
 use tokio::sync::mpsc;
 
 pub use hub::LocalHub;
+pub(crate) use mark::split as split_mark;
+pub use mark::{GroupCursor, Mark};
 pub use memory::InMemoryLayer;
 
 /// A message could not be handed to the channel layer.
@@ -486,6 +493,19 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// The number of connections attached on this node.
     fn local_connections(&self) -> usize;
+
+    /// The messages of `group` a page session with this `cursor` has not
+    /// received, oldest first and [marked](Frame::marked), from the
+    /// layer's log of the group: what was sent while the session was
+    /// between processes. The default keeps no log and returns none.
+    async fn group_missed(
+        &self,
+        group: &str,
+        cursor: &GroupCursor,
+    ) -> Result<Vec<Frame>, SendError> {
+        let _ = (group, cursor);
+        Ok(Vec::new())
+    }
 
     /// Sends a control message to every member of a group, on every node:
     /// the sockets act on it (a [`Control::Disconnect`] closes them), their

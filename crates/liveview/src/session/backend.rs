@@ -43,6 +43,12 @@ pub struct Snapshot {
     /// to another may still write an older one).
     #[serde(default)]
     pub epoch: u64,
+    /// What the session received of each group's messages (with a channel
+    /// layer that keeps a log of them): the process that resumes it asks
+    /// its layer for the rest
+    /// ([`ChannelLayer::group_missed`](crate::layer::ChannelLayer::group_missed)).
+    #[serde(default)]
+    pub cursors: BTreeMap<String, crate::layer::GroupCursor>,
 }
 
 /// A store of [`Snapshot`]s shared by the processes of one app: Redis with
@@ -54,9 +60,13 @@ pub struct Snapshot {
 #[async_trait::async_trait]
 pub trait SessionBackend: Send + Sync + 'static {
     /// Stores (replaces) the snapshot of session `id`, resumable with
-    /// `secret`, for `ttl`; unless the store holds one of a later
+    /// `secret`, for `ttl`; unless the store holds a later one (this save
+    /// is then dropped without an error): of a later
     /// [`epoch`](Snapshot::epoch) (another process resumed the session
-    /// since: its copy wins, and this save is dropped without an error).
+    /// since: its copy wins), or of the same epoch with more frames
+    /// [`written`](Snapshot::written), or as many and
+    /// [`complete`](Snapshot::complete) where this one is not (saves are
+    /// made in the background and may arrive out of order).
     async fn save(
         &self,
         id: &str,

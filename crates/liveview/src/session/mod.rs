@@ -13,6 +13,8 @@
 //! - `store`: the tokens of this process's sessions;
 //! - `handoff`: what a resuming socket hands to its session's task;
 //! - `token`: new tokens;
+//! - `cursors`: what the session received of each group's messages, so
+//!   that another process replays what it missed;
 //! - `backend`, `portable`, `writer`: snapshots of sessions in a store
 //!   shared by processes ([`SessionBackend`]), so that a session outlives
 //!   its process too: which state types travel, and the task that writes
@@ -42,6 +44,7 @@
 //! ```
 
 mod backend;
+mod cursors;
 mod handoff;
 mod journal;
 mod portable;
@@ -50,6 +53,7 @@ mod token;
 mod writer;
 
 pub use backend::{SessionBackend, SessionBackendError, Snapshot};
+pub(crate) use cursors::GroupLog;
 pub(crate) use handoff::{Guard, Refused, Resumption};
 pub(crate) use journal::Journal;
 pub(crate) use portable::PortableStates;

@@ -216,6 +216,19 @@ impl Session {
     /// Writes the answer of the handler that just finished, after the frames
     /// it pushed to this connection (in the same flush: one TCP segment when
     /// they fit).
+    /// Drops the event in flight unanswered (the server shuts down): the
+    /// session counts it as not received, so that the copy its client
+    /// re-sends to the next process runs there.
+    pub(super) fn drop_in_flight(&mut self) {
+        let Some(dropped) = self.in_flight.take() else {
+            return;
+        };
+        tracing::info!(id = %self.ctx.id(), function = &*dropped.function, "liveview: event still running at shutdown, left for the next process");
+        if let (Some(reference), Some(page)) = (dropped.reference, self.page.as_deref_mut()) {
+            page.highest_ref = page.highest_ref.min(reference.saturating_sub(1));
+        }
+    }
+
     pub(super) async fn on_completion(
         &mut self,
         completion: Completion,

@@ -42,14 +42,18 @@ use self::io::{End, Step, Writer, close, overflowed, read_error};
 use self::portable::Restored;
 use self::resume::{HandOver, Page, PageEvent};
 use crate::app::App;
-use crate::ctx::{Connection, Ctx};
+use crate::ctx::{Connection, Ctx, unix_ms};
 use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing, Signal};
 use crate::limits::RateLimiter;
-use crate::session::{Guard, Journal};
+use crate::session::{GroupLog, Guard, Journal};
 use crate::upload::UploadTable;
 
 /// Frames written before a flush when several are queued.
 const WRITE_BATCH: usize = 64;
+
+/// How long a shutting-down server lets a page session's event in flight
+/// finish before it stores the session for the next process.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// A WebSocket the server accepted, before its task starts.
 pub(crate) struct Accepted {
@@ -107,11 +111,54 @@ async fn restore(app: &App, connection: &Connection, restored: &Restored) -> (Bo
     let snapshot = &restored.snapshot;
     let id = connection.id;
     connection.restore_state(app.portable.load(snapshot.states.clone()));
+    // The cursors say what the client has of its groups' pushes when they
+    // match the frames it saw: always for a complete snapshot; for a
+    // write-through one only if the client saw nothing after it (else they
+    // start again from now: what was pushed while it had no socket is
+    // lost, never doubled; docs/sessions.md).
+    let exact = snapshot.complete || restored.seen == snapshot.written;
+    let now = unix_ms();
+    let layer = &app.services.layer;
+    let mut cursors = std::collections::BTreeMap::new();
+    let mut missed = Vec::new();
     for group in &snapshot.groups {
-        match app.services.layer.group_add(group, id).await {
-            Ok(()) => connection.note_group(group, true),
-            Err(err) => tracing::warn!(%id, group, %err, "liveview: could not join group"),
+        let cursor = match snapshot.cursors.get(group) {
+            Some(cursor) if exact => Some(cursor.clone()),
+            _ => None,
+        };
+        if let Err(err) = layer.group_add(group, id).await {
+            tracing::warn!(%id, group, %err, "liveview: could not join group");
+            continue;
         }
+        // Joined: what the group's log holds from now on also arrives live
+        // (a copy of a replayed push is dropped by its mark).
+        let Some(cursor) = cursor else {
+            connection.note_group_since(group, now);
+            continue;
+        };
+        connection.note_group_since(group, cursor.since_ms);
+        match layer.group_missed(group, &cursor).await {
+            Ok(frames) => missed.extend(frames),
+            Err(err) => {
+                tracing::warn!(%id, group, %err, "liveview: could not read what a moved session missed");
+            }
+        }
+        cursors.insert(group.clone(), cursor);
+    }
+    // Its room's group and `broadcast`, joined by every connection (as
+    // this one already is).
+    let room_group = crate::rooms::room_group(&connection.room);
+    for group in [&*room_group, BROADCAST_GROUP] {
+        let Some(cursor) = snapshot.cursors.get(group).filter(|_| exact) else {
+            continue;
+        };
+        match layer.group_missed(group, cursor).await {
+            Ok(frames) => missed.extend(frames),
+            Err(err) => {
+                tracing::warn!(%id, group, %err, "liveview: could not read what a moved session missed");
+            }
+        }
+        cursors.insert(group.to_owned(), cursor.clone());
     }
     // A write-through snapshot has no frames: numbering goes on from what
     // the client saw.
@@ -123,11 +170,12 @@ async fn restore(app: &App, connection: &Connection, restored: &Restored) -> (Bo
         written,
         snapshot.frames.clone(),
     );
-    let page = Page::start(
+    let mut page = Page::start(
         app,
         &connection.room,
         Some((&restored.id, snapshot.highest_ref, snapshot.epoch + 1)),
     );
+    page.groups = GroupLog::restored(cursors, missed);
     (page, journal)
 }
 
@@ -298,7 +346,7 @@ impl Session {
         loop {
             let step = tokio::select! {
                 biased;
-                _ = &mut shutdown => Err(End::Close(close::RESTART, "server restarting")),
+                _ = &mut shutdown => return Box::pin(self.finish_for_shutdown(&mut outbox)).await,
                 completion = dispatch::run_in_flight(&mut self.in_flight), if self.in_flight.is_some() => {
                     Box::pin(self.on_completion(completion, &mut outbox)).await
                 }
@@ -384,6 +432,41 @@ impl Session {
         }
     }
 
+    /// The server shuts down. A page session that another process will
+    /// resume (there is a backend) first lets an event in flight run to its
+    /// end, for at most [`SHUTDOWN_GRACE`], and writes what is queued (its
+    /// journal, and so its snapshot, then holds the answer); an event still
+    /// running then is dropped and counted as not received, so that the
+    /// new process runs its re-sent copy (at least once). Then the socket
+    /// is closed with 1012, whatever it does meanwhile: the session is
+    /// stored either way.
+    async fn finish_for_shutdown(&mut self, outbox: &mut MailboxReceiver) -> End {
+        let restart = End::Close(close::RESTART, "server restarting");
+        if self.page.is_none() || self.app.session_backend.is_none() {
+            return restart;
+        }
+        if self.in_flight.is_some() {
+            let finished =
+                tokio::time::timeout(SHUTDOWN_GRACE, dispatch::run_in_flight(&mut self.in_flight))
+                    .await;
+            match finished {
+                Ok(completion) => {
+                    if let Err(end) = self.on_completion(completion, outbox).await {
+                        return if matches!(end, End::Gone) {
+                            restart
+                        } else {
+                            end
+                        };
+                    }
+                }
+                Err(_) => self.drop_in_flight(),
+            }
+        }
+        let _ = self.feed_queued(outbox).await;
+        let _ = self.writer.flush().await;
+        restart
+    }
+
     /// Writes a pushed frame and whatever else is queued, then flushes once.
     async fn push(
         &mut self,
@@ -406,6 +489,21 @@ impl Session {
     /// or a third-party layer. Written, it would fail (the write buffer is
     /// sized for the limit) and drop the connection.
     async fn feed_pushed(&mut self, text: axum::extract::ws::Utf8Bytes) -> Step {
+        // A group message's mark (its place in the group's log) is read
+        // off here: the session's cursor notes it, or drops a copy of one
+        // it already has (a push replayed after a move, then live).
+        let (text, mark) = crate::layer::split_mark(text);
+        if let (Some(marked), Some(page)) = (mark, self.page.as_deref_mut()) {
+            if page.groups.tracking() {
+                let connection = self.ctx.connection();
+                // Not one it joined itself: its room's, or `broadcast`.
+                let started = page.started_ms;
+                let joined = |group: &str| connection.joined(group).unwrap_or(started);
+                if !page.groups.admit(marked.group(), marked.mark, joined) {
+                    return Ok(());
+                }
+            }
+        }
         let limit = self.app.limits.max_outgoing_frame_bytes;
         if text.len() > limit {
             tracing::warn!(id = %self.ctx.id(), size = text.len(), limit, "liveview: pushed frame over max_outgoing_frame_bytes, dropped");

@@ -89,11 +89,20 @@ impl Session {
         let (id, secret) = split_token(page.token())?;
         let (states, portable, groups) = self.ctx.connection().portable_parts(&self.app.portable);
         let journal = self.writer.journal()?;
+        // With its room's group and `broadcast`, which every connection
+        // joins when it starts.
+        let mut joined = groups.clone();
+        let room_group = crate::rooms::room_group(self.ctx.room());
+        for group in [&*room_group, liveview_protocol::BROADCAST_GROUP] {
+            joined.push((group.to_owned(), page.started_ms));
+        }
+        let cursors = page.groups.snapshot(&joined);
         let snapshot = Snapshot {
             room: self.ctx.room().to_owned(),
             states,
             portable,
-            groups,
+            groups: groups.into_iter().map(|(group, _)| group).collect(),
+            cursors,
             highest_ref: page.highest_ref,
             written: journal.written(),
             frames: if complete {

@@ -22,7 +22,7 @@ use super::Session;
 use super::io::{End, Step};
 use super::portable::{Restored, take_from_backend};
 use crate::app::App;
-use crate::session::{Guard, Refused, Resumption, new_secret, new_token, split_token};
+use crate::session::{GroupLog, Guard, Refused, Resumption, new_secret, new_token, split_token};
 
 /// How long a socket opened to resume may take to send its resume request.
 const RESUME_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +45,11 @@ pub(super) struct Page {
     /// The backend holds this session for another process: do not delete
     /// it when the session ends here (the server shut down).
     kept: bool,
+    /// What it received of its groups' messages (for its snapshots).
+    pub(super) groups: GroupLog,
+    /// When the session started (ms since the Unix epoch): when it joined
+    /// its room's group and `broadcast`.
+    pub(super) started_ms: u64,
 }
 
 /// How a socket opened to resume a session ended up.
@@ -134,6 +139,8 @@ impl Page {
             saved: None,
             epoch,
             kept: false,
+            groups: GroupLog::new(app.session_backend.is_some()),
+            started_ms: crate::ctx::unix_ms(),
         });
         page.renew(app, room);
         page
@@ -313,12 +320,31 @@ impl Session {
     pub(super) async fn resumed(&mut self, seen: u64) -> Step {
         self.greet(true, None).await?;
         self.replay(seen).await?;
+        self.catch_up().await?;
         // The backend learns the new secret.
         self.write_through();
         match self.app.on_resume.clone() {
             Some(hook) => Box::pin(self.run_hook("on_resume", &hook)).await,
             None => Ok(()),
         }
+    }
+
+    /// A session restored from a snapshot: writes the pushes its groups'
+    /// log has that it missed between processes (each numbered, as any
+    /// push), and flushes.
+    async fn catch_up(&mut self) -> Step {
+        let missed = match self.page.as_deref_mut() {
+            Some(page) => page.groups.take_missed(),
+            None => return Ok(()),
+        };
+        if missed.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(id = %self.ctx.id(), pushes = missed.len(), "liveview: replaying what a moved session missed");
+        for frame in missed {
+            self.feed_pushed(frame.into_inner()).await?;
+        }
+        self.writer.flush().await
     }
 
     /// Writes the journal's frames after the `seen`th, and flushes.

@@ -38,7 +38,7 @@ impl Probe {
         waiting_for: &str,
     ) -> Result<String, ConformanceError> {
         match tokio::time::timeout(PATIENCE, self.rx.recv()).await {
-            Ok(Some(Outgoing::Frame(frame))) => Ok(frame.as_str().to_owned()),
+            Ok(Some(Outgoing::Frame(frame))) => Ok(frame.json().to_owned()),
             Ok(Some(Outgoing::Signal(signal))) => match *signal {
                 Signal::Control(control) => Ok(control_text(&control)),
                 Signal::Expire(_) => Ok("expire".to_owned()),
