@@ -489,9 +489,25 @@ impl Session {
     /// or a third-party layer. Written, it would fail (the write buffer is
     /// sized for the limit) and drop the connection.
     async fn feed_pushed(&mut self, text: axum::extract::ws::Utf8Bytes) -> Step {
-        // A group message's mark (its place in the group's log) is read
-        // off here: the session's cursor notes it, or drops a copy of one
-        // it already has (a push replayed after a move, then live).
+        let Some(text) = self.unmark(text) else {
+            return Ok(());
+        };
+        let limit = self.app.limits.max_outgoing_frame_bytes;
+        if text.len() > limit {
+            tracing::warn!(id = %self.ctx.id(), size = text.len(), limit, "liveview: pushed frame over max_outgoing_frame_bytes, dropped");
+            return Ok(());
+        }
+        self.writer.feed(text).await
+    }
+
+    /// Reads a pushed frame's mark off (its place in its group's log, see
+    /// `layer::Mark`): the JSON to write, or `None` for a copy of a push
+    /// the session already has (replayed after a move, then live). Not
+    /// async, so that the mark is not part of the task's state.
+    fn unmark(
+        &mut self,
+        text: axum::extract::ws::Utf8Bytes,
+    ) -> Option<axum::extract::ws::Utf8Bytes> {
         let (text, mark) = crate::layer::split_mark(text);
         if let (Some(marked), Some(page)) = (mark, self.page.as_deref_mut()) {
             if page.groups.tracking() {
@@ -500,16 +516,11 @@ impl Session {
                 let started = page.started_ms;
                 let joined = |group: &str| connection.joined(group).unwrap_or(started);
                 if !page.groups.admit(marked.group(), marked.mark, joined) {
-                    return Ok(());
+                    return None;
                 }
             }
         }
-        let limit = self.app.limits.max_outgoing_frame_bytes;
-        if text.len() > limit {
-            tracing::warn!(id = %self.ctx.id(), size = text.len(), limit, "liveview: pushed frame over max_outgoing_frame_bytes, dropped");
-            return Ok(());
-        }
-        self.writer.feed(text).await
+        Some(text)
     }
 
     /// Buffers the frames already queued (a batch at most) without flushing.
