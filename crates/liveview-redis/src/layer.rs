@@ -127,6 +127,7 @@ impl RedisLayer {
             config,
             numbered: std::sync::Mutex::new(0),
             settled: AtomicU64::new(0),
+            pending: std::sync::atomic::AtomicUsize::new(0),
         });
         // The subscriber connects before `connect` returns, so that the
         // first group_add does not race with it.
@@ -231,9 +232,12 @@ impl RedisLayer {
             seq: 0,
             mark,
         };
+        // Counted first: the publisher may settle it at once.
+        shared.pending.fetch_add(1, Ordering::AcqRel);
         if shared.outbound.try_send(message).is_ok() {
             return true;
         }
+        shared.pending.fetch_sub(1, Ordering::AcqRel);
         let dropped = shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         liveview::telemetry::outage_dropped(1);
         if dropped.is_power_of_two() {
@@ -469,6 +473,24 @@ impl ChannelLayer for RedisLayer {
         cursor: &GroupCursor,
     ) -> Result<Vec<Frame>, SendError> {
         crate::missed::group_missed(&self.handle.shared, group, cursor).await
+    }
+
+    /// Waits until the publisher has sent (or given up) every message
+    /// queued so far.
+    async fn flush(&self, timeout: Duration) -> bool {
+        let shared = &self.handle.shared;
+        let deadline = Instant::now() + timeout;
+        while shared.pending.load(Ordering::Acquire) > 0 {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    pending = shared.pending.load(Ordering::Acquire),
+                    "liveview: messages for other nodes still queued at shutdown"
+                );
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
     }
 
     fn local_connections(&self) -> usize {

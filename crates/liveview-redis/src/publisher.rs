@@ -159,6 +159,9 @@ impl Lane {
         {
             let upto = self.batch[last_expired].seq;
             self.batch.drain(..=last_expired);
+            cx.shared
+                .pending
+                .fetch_sub(last_expired + 1, Ordering::AcqRel);
             let base = self.given_up.map_or(self.confirmed, |g| g.base);
             self.given_up = Some(GivenUp { base, upto });
             tracing::warn!(
@@ -224,6 +227,7 @@ impl Lane {
                 }
                 self.backoff.reset();
                 self.batch.drain(..sent);
+                cx.shared.pending.fetch_sub(sent, Ordering::AcqRel);
             }
             Err(err)
                 if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>

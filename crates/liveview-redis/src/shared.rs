@@ -49,6 +49,9 @@ pub(crate) struct Shared {
     /// stream (or given up). What a moved session waits for before it
     /// reads, from the stream, what this node sent before it joined.
     pub(crate) settled: AtomicU64,
+    /// Messages queued for the publisher and not settled yet (sent, or
+    /// given up): what `flush` waits for.
+    pub(crate) pending: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {

@@ -557,3 +557,35 @@ async fn disconnect_tag_closes_tagged_connections_on_every_node() {
     a.server.wait_connections(0).await;
     b.server.wait_connections(1).await;
 }
+
+#[tokio::test]
+async fn a_drained_server_has_sent_everything_before_its_process_goes() {
+    let redis = RedisServer::start();
+    let b = node(&redis, "flush").await;
+    let mut b1 = client(&b, "rb").await;
+    let layer = RedisConfig::new(redis.url())
+        .prefix("flush")
+        .connect()
+        .await
+        .expect("connect to redis");
+    let lv = LiveView::builder()
+        .auto_register(false)
+        .layer(layer.clone())
+        .build()
+        .unwrap();
+    let channels = lv.channels();
+    for n in 0..500 {
+        channels
+            .broadcast(Patch::append("#messages", format!("m{n}")))
+            .await
+            .unwrap();
+    }
+    // As a process's shutdown does: drain, then exit (the layer's tasks
+    // are dropped with it).
+    lv.shutdown();
+    assert!(lv.drain(Duration::from_secs(5)).await);
+    drop((lv, channels, layer));
+    for n in 0..500 {
+        expect_append(&mut b1, &format!("m{n}")).await;
+    }
+}

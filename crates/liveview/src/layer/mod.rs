@@ -507,6 +507,16 @@ pub trait ChannelLayer: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// Waits until every message sent so far has left this node (handed to
+    /// the transport), at most `timeout`; false when some had not.
+    /// [`LiveView::drain`](crate::LiveView::drain) calls it last, so that a
+    /// process that exits after a shutdown loses nothing it sent. The
+    /// default, for a layer that sends at once, returns true.
+    async fn flush(&self, timeout: std::time::Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+
     /// Sends a control message to every member of a group, on every node:
     /// the sockets act on it (a [`Control::Disconnect`] closes them), their
     /// browsers never see it. Rare (a logout, a password change), so it

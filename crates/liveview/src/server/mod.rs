@@ -149,10 +149,24 @@ impl LiveView {
         self.server.lifecycle.shut_down();
     }
 
-    /// Waits until every connection has closed, or `timeout` has passed;
-    /// true when all have closed.
+    /// Waits until every connection has closed and every parked page
+    /// session has been stored for the next process, then until the
+    /// channel layer has sent what it still holds for other nodes
+    /// ([`ChannelLayer::flush`](crate::layer::ChannelLayer::flush)); at
+    /// most `timeout` in all. True when all of it was done: a process that
+    /// exits then loses nothing it sent.
     pub async fn drain(&self, timeout: Duration) -> bool {
-        self.server.lifecycle.drain(timeout).await
+        let deadline = tokio::time::Instant::now() + timeout;
+        let app = &self.server.app;
+        let closed = self.server.lifecycle.drain(timeout).await;
+        // Parked sessions hold no connection: they store themselves too.
+        while app.sessions.parked() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let stored = app.sessions.parked() == 0;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let flushed = app.services.layer.flush(left).await;
+        closed && stored && flushed
     }
 
     /// A future for `liveview::serve(..).with_graceful_shutdown(..)` (or
