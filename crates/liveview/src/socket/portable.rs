@@ -126,25 +126,33 @@ impl Session {
         let Some(writer) = self.app.snapshots() else {
             return;
         };
-        let Some((id, secret, snapshot)) = self.snapshot(false) else {
+        // What a write-through holds, hashed first: most events change
+        // none of it, and the snapshot is built only when one did.
+        let Some(page) = self.page.as_deref() else {
             return;
         };
+        let Some((_, secret)) = split_token(page.token()) else {
+            return;
+        };
+        let (states, portable, groups) = self.ctx.connection().portable_parts(&self.app.portable);
         let mut hasher = DefaultHasher::new();
         secret.hash(&mut hasher);
-        snapshot.room.hash(&mut hasher);
-        serde_json::to_string(&snapshot.states)
+        self.ctx.room().hash(&mut hasher);
+        serde_json::to_string(&states)
             .unwrap_or_default()
             .hash(&mut hasher);
-        snapshot.groups.hash(&mut hasher);
-        snapshot.portable.hash(&mut hasher);
+        groups.hash(&mut hasher);
+        portable.hash(&mut hasher);
         let digest = hasher.finish();
-        let Some(page) = self.page.as_deref_mut() else {
-            return;
-        };
         if page.saved == Some(digest) {
             return;
         }
-        page.saved = Some(digest);
+        let Some((id, secret, snapshot)) = self.snapshot(false) else {
+            return;
+        };
+        if let Some(page) = self.page.as_deref_mut() {
+            page.saved = Some(digest);
+        }
         writer.send(Write::Save {
             id,
             secret,
