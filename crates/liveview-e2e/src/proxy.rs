@@ -1,7 +1,8 @@
 //! A TCP proxy on a loopback port, between a client (a browser, a Redis
 //! client) and a server, for tests that break the network: cut every open
 //! connection at once (no close frame, no goodbye), refuse new ones for a
-//! while, lose the answers on the open ones, or forward to another port.
+//! while, lose the answers on the open ones, forward to another port, or
+//! refuse WebSocket upgrades as some corporate proxies do.
 //!
 //! ```no_run
 //! # async fn example(server_port: u16) {
@@ -12,8 +13,11 @@
 //! proxy.refuse(true); // new connections fail
 //! proxy.cut(); // the open ones drop
 //! proxy.refuse(false); // the client may come back
+//! proxy.refuse_upgrades(true); // plain HTTP only from now on
 //! # }
 //! ```
+
+mod upgrades;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
@@ -35,6 +39,11 @@ struct Shared {
     target: AtomicU16,
     /// While true, a new connection is closed as soon as it is accepted.
     refusing: AtomicBool,
+    /// While true, a new connection's first request loses its
+    /// `Connection` and `Upgrade` headers when it asks for a WebSocket.
+    refusing_upgrades: AtomicBool,
+    /// How many upgrade requests were refused so.
+    refused_upgrades: AtomicU64,
     /// Connections numbered below this one lose their answers.
     mute_below: AtomicU64,
     /// The number the next connection gets.
@@ -53,6 +62,8 @@ impl TcpProxy {
         let shared = Arc::new(Shared {
             target: AtomicU16::new(target),
             refusing: AtomicBool::new(false),
+            refusing_upgrades: AtomicBool::new(false),
+            refused_upgrades: AtomicU64::new(0),
             mute_below: AtomicU64::new(0),
             next: AtomicU64::new(0),
             links: Mutex::default(),
@@ -91,6 +102,22 @@ impl TcpProxy {
         self.shared.refusing.store(on, Ordering::SeqCst);
     }
 
+    /// While `on`, WebSocket upgrades do not get through: the first request
+    /// of each new connection (a browser opens every WebSocket on a
+    /// connection of its own) is forwarded without its `Connection` and
+    /// `Upgrade` headers when it asks for a WebSocket, so the server
+    /// answers it as a plain request, with an error; plain HTTP passes.
+    /// Open connections are left alone.
+    pub fn refuse_upgrades(&self, on: bool) {
+        self.shared.refusing_upgrades.store(on, Ordering::SeqCst);
+    }
+
+    /// How many upgrade requests [`refuse_upgrades`](Self::refuse_upgrades)
+    /// has refused so far.
+    pub fn refused_upgrades(&self) -> u64 {
+        self.shared.refused_upgrades.load(Ordering::SeqCst)
+    }
+
     /// Forwards new connections to `127.0.0.1:{target}` from now on.
     pub fn retarget(&self, target: u16) {
         self.shared.target.store(target, Ordering::SeqCst);
@@ -120,35 +147,52 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         }
         let id = shared.next.fetch_add(1, Ordering::SeqCst);
-        let target = shared.target.load(Ordering::SeqCst);
-        let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
-            continue; // the client sees its connection close
-        };
-        let _ = client.set_nodelay(true);
-        let _ = server.set_nodelay(true);
-        let (mut client_read, mut client_write) = client.into_split();
-        let (mut server_read, mut server_write) = server.into_split();
-        let up = tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-        });
-        let answers = Arc::clone(&shared);
-        let down = tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                let n = match server_read.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                };
-                if id < answers.mute_below.load(Ordering::SeqCst) {
-                    continue; // the answer is lost
-                }
-                if client_write.write_all(&buf[..n]).await.is_err() {
-                    return;
-                }
-            }
-        });
+        // A task per connection: reading a first request must not hold up
+        // the next accept. Aborting it drops both of its sockets.
+        let link = tokio::spawn(forward(client, id, Arc::clone(&shared)));
         let mut links = shared.links.lock().unwrap();
         links.retain(|link| !link.is_finished());
-        links.extend([up.abort_handle(), down.abort_handle()]);
+        links.push(link.abort_handle());
     }
+}
+
+async fn forward(client: TcpStream, id: u64, shared: Arc<Shared>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let first = if shared.refusing_upgrades.load(Ordering::SeqCst) {
+        let (bytes, refused) = upgrades::first_request(&mut client_read).await;
+        if refused {
+            shared.refused_upgrades.fetch_add(1, Ordering::SeqCst);
+        }
+        bytes
+    } else {
+        Vec::new()
+    };
+    let target = shared.target.load(Ordering::SeqCst);
+    let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {
+        return; // the client sees its connection close
+    };
+    let _ = client_write.as_ref().set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (mut server_read, mut server_write) = server.into_split();
+    let up = async move {
+        if server_write.write_all(&first).await.is_ok() {
+            let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        }
+    };
+    let down = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if id < shared.mute_below.load(Ordering::SeqCst) {
+                continue; // the answer is lost
+            }
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::join!(up, down);
 }
