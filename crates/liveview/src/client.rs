@@ -235,7 +235,10 @@ mod tests {
         assert!(RAW.contains(LONGPOLL_PLACEHOLDER));
         assert!(SOURCE.contains(&format!("const LONGPOLL_URL = '{}';", longpoll_url())));
         for (file, cache) in [
-            (LONGPOLL_NAME.as_str(), "public, max-age=31536000, immutable"),
+            (
+                LONGPOLL_NAME.as_str(),
+                "public, max-age=31536000, immutable",
+            ),
             ("longpoll.js", "no-cache"),
         ] {
             let response = serve(Path(file.to_owned())).await;
@@ -309,6 +312,9 @@ mod tests {
             LONGPOLL.len()
         );
         assert!(compressed <= 14_000, "client is {compressed} bytes gzipped");
-        assert!(longpoll <= 2_500, "long-poll file is {longpoll} bytes gzipped");
+        assert!(
+            longpoll <= 2_500,
+            "long-poll file is {longpoll} bytes gzipped"
+        );
     }
 }
