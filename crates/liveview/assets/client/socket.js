@@ -73,7 +73,7 @@ function connect(given) {
     if (!token) lost(); // a session keeps them for the next socket
     showStatus(false);
     if (e.code === CLOSE_TRY_AGAIN_LATER) attempt = Math.max(attempt, 4);
-    if (!heard && ++unheard > 1 && TRANSPORT == 'auto') { longPoll = !longPoll; unheard = 0; }
+    if (!heard && (longPoll || ++unheard > 1) && TRANSPORT == 'auto') { longPoll = !longPoll; unheard = 0; }
     retry();
   };
   if (given) ws.onopen();
