@@ -35,6 +35,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod cluster;
+pub mod poll;
 pub mod proxy;
 pub mod redis;
 pub mod scripted;

@@ -546,6 +546,7 @@ impl LiveViewBuilder {
             metrics,
         };
         let connect_rate = ConnectRate::from_limits(&app.limits);
+        let polls = super::poll::table(&app.limits);
         let lv = LiveView {
             server: Arc::new(Server {
                 app: Arc::new(app),
@@ -559,6 +560,7 @@ impl LiveViewBuilder {
                     guard
                 }),
                 connect_rate,
+                polls,
             }),
         };
         lv.warn_unknown_functions();

@@ -30,7 +30,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::Message;
 use futures_util::future::Either;
 use http::request::Parts;
 use liveview_protocol::{BROADCAST_GROUP, Dialect};
@@ -46,12 +46,14 @@ use crate::ctx::{Connection, Ctx};
 use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing, Signal};
 use crate::limits::RateLimiter;
 use crate::session::{Guard, Journal};
+use crate::transport::Socket;
 use crate::upload::UploadTable;
 
 /// Frames written before a flush when several are queued.
 const WRITE_BATCH: usize = 64;
 
-/// A WebSocket the server accepted, before its task starts.
+/// A socket the server accepted (a WebSocket, or a long-poll virtual
+/// socket), before its task starts.
 pub(crate) struct Accepted {
     /// From the URL `/ws/liveview/{room}/`.
     pub(crate) room: Box<str>,
@@ -77,7 +79,7 @@ pub(crate) struct Accepted {
 /// and the request for every connection. Only a socket opened to resume a
 /// session pays for one (boxed).
 pub(crate) fn run<G: Send + 'static>(
-    socket: WebSocket,
+    socket: Socket,
     app: Arc<App>,
     accepted: Accepted,
     guard: G,
@@ -141,7 +143,7 @@ enum Beginning {
 
 /// Runs a session on `socket` until it ends.
 async fn start(
-    socket: WebSocket,
+    socket: Socket,
     app: Arc<App>,
     accepted: Accepted,
     guard: Guard,
@@ -447,7 +449,7 @@ impl Session {
     /// Pings a connection silent for a while; closes one silent too long.
     async fn on_tick(&mut self) -> Step {
         let limits = &self.app.limits;
-        let silent = self.last_seen.elapsed();
+        let silent = self.last_heard().elapsed();
         if silent >= limits.idle_timeout {
             tracing::debug!(id = %self.ctx.id(), ?silent, "liveview: reaping idle connection");
             return Err(End::Close(close::GOING_AWAY, "idle timeout"));
@@ -470,13 +472,23 @@ impl Session {
     fn next_liveness_check(&self) -> Instant {
         let limits = &self.app.limits;
         let now = Instant::now();
-        let quiet = self.last_seen + limits.ping_interval;
+        let last_heard = self.last_heard();
+        let quiet = last_heard + limits.ping_interval;
         let ping = if quiet > now {
             quiet
         } else {
             now + limits.ping_interval
         };
-        ping.min(self.last_seen + limits.idle_timeout)
+        ping.min(last_heard + limits.idle_timeout)
+    }
+
+    /// When the client was last heard from: its last frame, or on a
+    /// long-poll socket its last `GET` if that is later.
+    fn last_heard(&self) -> Instant {
+        match self.writer.heard_at() {
+            Some(heard) => heard.max(self.last_seen),
+            None => self.last_seen,
+        }
     }
 }
 
