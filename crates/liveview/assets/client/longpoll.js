@@ -4,7 +4,7 @@ const CONNECTING = 0, OPEN = 1, CLOSED = 3;
 const CLOSE_NORMAL = 1000, CLOSE_ABNORMAL = 1006, CLOSE_GOING_AWAY = 1001;
 // A POST of text frames stays within the server's bounds (docs/protocol.md
 // "Long-poll transport"); a string's length times 3 bounds its UTF-8 size.
-const BATCH_FRAMES = 32, BATCH_BYTES = 256 * 1024;
+const BATCH_FRAMES = 32, BATCH_BYTES = 64 * 1024;
 const UPGRADE_AFTER = 10000, UPGRADE_MAX = 60000;
 
 // liveview:transport, when the page moves to long-polling or back.
@@ -26,6 +26,7 @@ export default class LongPoll {
     poll.protocol = poll.protocol.replace(/^ws/, 'http');
     poll.pathname = poll.pathname.replace(/\/?$/, '/poll');
     ws.searchParams.set('resume', '1');
+    if (hello) poll.searchParams.set('resume', '1');
     this.readyState = CONNECTING;
     this.hello = hello; // the resume frame: the body of the opening POST
     this.probe = config.liveviewTransport === 'longpoll' ? null : ws.href; // forced: no upgrade
