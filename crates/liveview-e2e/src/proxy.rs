@@ -20,7 +20,7 @@
 mod upgrades;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,10 +39,10 @@ struct Shared {
     target: AtomicU16,
     /// While true, a new connection is closed as soon as it is accepted.
     refusing: AtomicBool,
-    /// While true, a new connection's first request loses its
-    /// `Connection` and `Upgrade` headers when it asks for a WebSocket.
-    refusing_upgrades: AtomicBool,
-    /// How many upgrade requests were refused so.
+    /// What becomes of a new connection's first request when it asks for a
+    /// WebSocket: [`PASS`], [`REFUSE`] or [`STALL`].
+    upgrades: AtomicU8,
+    /// How many upgrade requests were refused or stalled.
     refused_upgrades: AtomicU64,
     /// Connections numbered below this one lose their answers.
     mute_below: AtomicU64,
@@ -62,7 +62,7 @@ impl TcpProxy {
         let shared = Arc::new(Shared {
             target: AtomicU16::new(target),
             refusing: AtomicBool::new(false),
-            refusing_upgrades: AtomicBool::new(false),
+            upgrades: AtomicU8::new(PASS),
             refused_upgrades: AtomicU64::new(0),
             mute_below: AtomicU64::new(0),
             next: AtomicU64::new(0),
@@ -109,11 +109,21 @@ impl TcpProxy {
     /// answers it as a plain request, with an error; plain HTTP passes.
     /// Open connections are left alone.
     pub fn refuse_upgrades(&self, on: bool) {
-        self.shared.refusing_upgrades.store(on, Ordering::SeqCst);
+        let policy = if on { REFUSE } else { PASS };
+        self.shared.upgrades.store(policy, Ordering::SeqCst);
+    }
+
+    /// While `on`, WebSocket upgrades hang: the first request of a new
+    /// connection that asks for one is never forwarded nor answered (as
+    /// behind a proxy or an antivirus that holds it), until the connection
+    /// is [`cut`](Self::cut) or the client gives up. Plain HTTP passes.
+    pub fn stall_upgrades(&self, on: bool) {
+        let policy = if on { STALL } else { PASS };
+        self.shared.upgrades.store(policy, Ordering::SeqCst);
     }
 
     /// How many upgrade requests [`refuse_upgrades`](Self::refuse_upgrades)
-    /// has refused so far.
+    /// and [`stall_upgrades`](Self::stall_upgrades) have stopped so far.
     pub fn refused_upgrades(&self) -> u64 {
         self.shared.refused_upgrades.load(Ordering::SeqCst)
     }
@@ -140,6 +150,13 @@ impl Drop for TcpProxy {
     }
 }
 
+/// Upgrade requests pass unchanged.
+const PASS: u8 = 0;
+/// Upgrade requests lose their `Connection` and `Upgrade` headers.
+const REFUSE: u8 = 1;
+/// Upgrade requests are held, never answered.
+const STALL: u8 = 2;
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((client, _)) = listener.accept().await {
         if shared.refusing.load(Ordering::SeqCst) {
@@ -158,14 +175,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 async fn forward(client: TcpStream, id: u64, shared: Arc<Shared>) {
     let (mut client_read, mut client_write) = client.into_split();
-    let first = if shared.refusing_upgrades.load(Ordering::SeqCst) {
+    let policy = shared.upgrades.load(Ordering::SeqCst);
+    let first = if policy == PASS {
+        Vec::new()
+    } else {
         let (bytes, refused) = upgrades::first_request(&mut client_read).await;
         if refused {
             shared.refused_upgrades.fetch_add(1, Ordering::SeqCst);
+            if policy == STALL {
+                // Held, with both ends open, until cut or dropped.
+                let _held = (client_read, client_write);
+                return std::future::pending().await;
+            }
         }
         bytes
-    } else {
-        Vec::new()
     };
     let target = shared.target.load(Ordering::SeqCst);
     let Ok(server) = TcpStream::connect(("127.0.0.1", target)).await else {

@@ -4,8 +4,11 @@
 //!
 //! - the page falls back to long-polling; an event's round trip and a push
 //!   work over it;
+//! - a WebSocket that hangs (never answered): the page long-polls once the
+//!   fallback delay has passed;
 //! - forced long-polling (`data-liveview-transport="longpoll"`) never tries
-//!   a WebSocket; `websocket` never falls back;
+//!   a WebSocket; leaving the page ends its session at once; `websocket`
+//!   never falls back;
 //! - once the proxy lets upgrades through, the page moves its session to a
 //!   WebSocket, while events and pushes keep flowing: none lost, none
 //!   doubled, the per-session state goes on;
@@ -71,7 +74,8 @@ async fn server(html_attrs: &str) -> (SocketAddr, LiveView, Arc<Runs>) {
         "long-poll",
         r#"<script>
         window.__transports = []; window.__resumed = []; window.__connected = 0;
-        document.addEventListener('liveview:transport', (e) => __transports.push(e.detail));
+        document.addEventListener('liveview:transport', (e) => {
+          __transports.push(e.detail); window.__transportAt = window.__transportAt || performance.now(); });
         document.addEventListener('liveview:resumed', (e) => __resumed.push(e.detail.resumed ? true : e.detail));
         document.addEventListener('liveview:connected', () => __connected++);
         </script>
@@ -250,6 +254,56 @@ async fn forced_long_polling_never_tries_a_websocket() {
             serde_json::json!(["longpoll", ["longpoll"], 1])
         );
         wait_connections(&lv, 1, PATIENCE).await;
+        page.assert_no_js_errors().await;
+
+        // A page that unloads (its window closed) sends a beacon with
+        // 1001: its session ends now, not when the server misses its GET.
+        page.eval("window.open(location.href, 'second'); return true;")
+            .await;
+        let handles = page.client().windows().await.unwrap();
+        assert_eq!(handles.len(), 2);
+        page.client()
+            .switch_to_window(handles[1].clone())
+            .await
+            .unwrap();
+        page.wait_until("return !!window.liveview && liveview.connected")
+            .await;
+        wait_connections(&lv, 2, PATIENCE).await;
+        page.client().close_window().await.unwrap();
+        page.client()
+            .switch_to_window(handles[0].clone())
+            .await
+            .unwrap();
+        wait_connections(&lv, 1, Duration::from_secs(3)).await;
+        assert_eq!(
+            lv.parked_sessions(),
+            0,
+            "the session ended, it was not parked"
+        );
+        round_trip_and_push(&page, &lv, &runs, "the first page goes on").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_websocket_that_hangs_is_given_up_after_the_fallback_delay() {
+    let (addr, lv, runs) = server(r#"data-liveview-fallback-after="1500""#).await;
+    let proxy = TcpProxy::start(addr.port()).await;
+    proxy.stall_upgrades(true);
+    Browser::run("longpoll_stalled_upgrade", |page| async move {
+        page.goto(&format!("http://{}/", proxy.addr())).await;
+        page.wait_for_text("#hello", "welcome").await;
+        let at = page.eval("return __transportAt").await.as_f64().unwrap();
+        assert!(
+            at >= 1500.0,
+            "fell back {at} ms after the page started, before the delay"
+        );
+        assert_eq!(proxy.refused_upgrades(), 1, "one WebSocket, waited for");
+        assert_eq!(
+            page.eval("return [liveview.transport, __transports]").await,
+            serde_json::json!(["longpoll", ["longpoll"]])
+        );
+        round_trip_and_push(&page, &lv, &runs, "after the wait").await;
         page.assert_no_js_errors().await;
     })
     .await;

@@ -51,7 +51,7 @@ function connect(given) {
     ws = socket = given || (longPoll ? new LongPoll(url, token && resumeFrame(), config)
       : new WebSocket(token ? url + '&resume=1' : url));
   } catch (err) { fail('cannot connect', err); return retry(); }
-  if (!longPoll && TRANSPORT == 'auto') fallbackTimer ||= setTimeout(fallBack, +config.liveviewFallbackAfter || FALLBACK_AFTER);
+  if (!longPoll && !wsWorked && TRANSPORT == 'auto') fallbackTimer ||= setTimeout(fallBack, +config.liveviewFallbackAfter || FALLBACK_AFTER);
   ws.onopen = () => {
     attempt = 0;
     showStatus(true);
@@ -61,6 +61,7 @@ function connect(given) {
   ws.onmessage = (e) => {
     if (socket !== ws) return;
     heard = true;
+    wsWorked ||= !longPoll;
     clearTimeout(fallbackTimer);
     fallbackTimer = unheard = 0;
     onFrame(e.data);
@@ -73,7 +74,7 @@ function connect(given) {
     if (!token) lost(); // a session keeps them for the next socket
     showStatus(false);
     if (e.code === CLOSE_TRY_AGAIN_LATER) attempt = Math.max(attempt, 4);
-    if (!heard && (longPoll || ++unheard > 1) && TRANSPORT == 'auto') { longPoll = !longPoll; unheard = 0; }
+    if (!heard && (longPoll || !wsWorked && ++unheard > 1) && TRANSPORT == 'auto') { longPoll = !longPoll; unheard = 0; }
     retry();
   };
   if (given) ws.onopen();

@@ -5,9 +5,10 @@
 // WebSockets in a row that close before their first frame, or none that
 // brings one for a while, and the page long-polls; a long-poll that closes
 // before its first, and WebSockets again (the server may just be down).
+// Once a WebSocket worked, a lost one is an outage, not a proxy: no fallback.
 const config = root.dataset;
 const TRANSPORT = url.searchParams.get('v') == PROTOCOL_VERSION ? config.liveviewTransport || 'auto' : 'websocket';
-let longPoll = TRANSPORT == 'longpoll', LongPoll, loading, loads = 0, fallbackTimer = 0, unheard = 0;
+let longPoll = TRANSPORT == 'longpoll', LongPoll, loading, loads = 0, fallbackTimer = 0, unheard = 0, wsWorked = false;
 function fallBack() {
   fallbackTimer = 0;
   if (longPoll) return;
