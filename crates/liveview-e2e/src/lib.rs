@@ -10,8 +10,8 @@
 //!   sockets as the browser client does ([`session::SessionClient`]);
 //! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]);
 //! - [`cluster`]: a real Redis Cluster ([`cluster::RedisCluster`]);
-//! - [`proxy`]: a TCP proxy that breaks connections on cue
-//!   ([`proxy::TcpProxy`]).
+//! - [`proxy`]: a TCP proxy that breaks connections on cue, or refuses
+//!   WebSocket upgrades ([`proxy::TcpProxy`]).
 //!
 //! ```no_run
 //! # async fn example() {

@@ -298,7 +298,7 @@ mod tests {
     /// client toolkit (commands, hooks, optimistic updates…), page sessions
     /// (resume, re-sent events, the refetch when refused) and the choice of
     /// transport (the fallback rules, importing the long-poll file, handing
-    /// a session over to a WebSocket: about 430 bytes, which is why the
+    /// a session over to a WebSocket: 484 bytes, which is why the
     /// budget went from 13,500 to 14,000) included. The long-poll transport
     /// itself is a file of its own, fetched only by pages that fall back:
     /// 2,500 bytes at most.

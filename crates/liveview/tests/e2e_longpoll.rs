@@ -375,3 +375,64 @@ async fn a_lost_poll_resumes_the_session_on_a_new_one() {
     })
     .await;
 }
+
+/// `n` clicks one after the other, each waiting for its answer in the
+/// page (a `MutationObserver` on `#count`): the round trips, in ms, as the
+/// page sees them.
+async fn round_trips(page: &Page, n: usize) -> Vec<f64> {
+    let script = r#"
+        const [n, done] = arguments, count = document.getElementById('count');
+        const inc = document.getElementById('inc'), times = [];
+        const once = () => new Promise((answered) => {
+          const want = String(Number(count.textContent) + 1), start = performance.now();
+          const seen = new MutationObserver(() => {
+            if (count.textContent === want) { seen.disconnect(); times.push(performance.now() - start); answered(); }
+          });
+          seen.observe(count, { childList: true, characterData: true, subtree: true });
+          inc.click();
+        });
+        (async () => { for (let i = 0; i < n; i++) await once(); done(times); })();"#;
+    let times = page
+        .client()
+        .execute_async(script, vec![serde_json::json!(n)])
+        .await
+        .unwrap();
+    serde_json::from_value(times).unwrap()
+}
+
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// The same event's round trip over each transport, in the same browser
+/// against the same loopback server: printed, for the record; each click
+/// is answered once.
+#[tokio::test]
+async fn an_event_round_trip_over_each_transport() {
+    const CLICKS: usize = 30;
+    let (ws_addr, ws_lv, ws_runs) = server("").await;
+    let (lp_addr, lp_lv, lp_runs) = server(r#"data-liveview-transport="longpoll""#).await;
+    Browser::run("longpoll_round_trips", |page| async move {
+        let mut medians = Vec::new();
+        for (addr, lv, runs, transport) in [
+            (ws_addr, &ws_lv, &ws_runs, "websocket"),
+            (lp_addr, &lp_lv, &lp_runs, "longpoll"),
+        ] {
+            page.goto(&format!("http://{addr}/")).await;
+            page.wait_for_text("#hello", "welcome").await;
+            assert_eq!(page.eval_string("return liveview.transport").await, transport);
+            let times = round_trips(&page, CLICKS).await;
+            assert_eq!(times.len(), CLICKS);
+            assert_eq!(page.text("#count").await, CLICKS.to_string());
+            assert_eq!(runs.count.load(Ordering::SeqCst), CLICKS);
+            wait_connections(lv, 1, PATIENCE).await;
+            medians.push(median(times));
+        }
+        eprintln!(
+            "event round trip in Chromium, median of {CLICKS}: WebSocket {:.1} ms, long-poll {:.1} ms",
+            medians[0], medians[1]
+        );
+    })
+    .await;
+}

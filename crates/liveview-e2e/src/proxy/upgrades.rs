@@ -37,7 +37,10 @@ pub(super) async fn first_request(client: &mut OwnedReadHalf) -> (Vec<u8>, bool)
 
 /// Where the head ends: just past its `\r\n\r\n`.
 fn head_end(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
 }
 
 /// The head without its `Connection` and `Upgrade` lines, if it has an
