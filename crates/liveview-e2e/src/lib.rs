@@ -8,6 +8,8 @@
 //!   test scripts, for the browser client's tests;
 //! - [`session`]: a version-2 client that keeps its page session across
 //!   sockets as the browser client does ([`session::SessionClient`]);
+//! - [`poll`]: a long-poll client over plain HTTP/1.1
+//!   ([`poll::PollClient`]);
 //! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]);
 //! - [`cluster`]: a real Redis Cluster ([`cluster::RedisCluster`]);
 //! - [`proxy`]: a TCP proxy that breaks connections on cue, or refuses

@@ -17,10 +17,12 @@ mod outbox;
 mod poll;
 mod table;
 
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::SinkExt;
+use futures_util::future::Either;
 use tokio::time::Instant;
 
 pub(crate) use self::outbox::Answer;
@@ -42,46 +44,60 @@ pub(crate) enum Socket {
     Poll(Box<PollSocket>),
 }
 
+// Not `async fn`s: each method gives the WebSocket's own future (or the
+// virtual socket's, boxed), so that the loop's state is what it was with a
+// WebSocket alone. An async wrapper would hold a second copy of the
+// message, and the virtual socket's futures (a timer, a queue's waiter)
+// would enlarge every connection's task, WebSockets' too (a future is as
+// large as its largest state). Measured with `liveview-bench idle`.
 impl Socket {
     /// The next message from the client; `None` when it is gone.
-    pub(crate) async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+    pub(crate) fn recv(
+        &mut self,
+    ) -> impl Future<Output = Option<Result<Message, axum::Error>>> + Send + '_ {
         match self {
-            Socket::WebSocket(socket) => socket.recv().await,
-            Socket::Poll(socket) => socket.recv().await,
+            Socket::WebSocket(socket) => Either::Left(socket.recv()),
+            Socket::Poll(socket) => Either::Right(Box::pin(socket.recv())),
         }
     }
 
     /// Buffers a message without flushing.
-    pub(crate) async fn feed(&mut self, message: Message) -> Result<(), axum::Error> {
+    pub(crate) fn feed(
+        &mut self,
+        message: Message,
+    ) -> impl Future<Output = Result<(), axum::Error>> + Send + '_ {
         match self {
-            Socket::WebSocket(socket) => socket.feed(message).await,
-            Socket::Poll(socket) => {
+            Socket::WebSocket(socket) => Either::Left(socket.feed(message)),
+            Socket::Poll(socket) => Either::Right(Box::pin(async move {
                 socket.feed(message).await;
                 Ok(())
-            }
+            })),
         }
     }
 
     /// Sends what was buffered.
-    pub(crate) async fn flush(&mut self) -> Result<(), axum::Error> {
+    pub(crate) fn flush(&mut self) -> impl Future<Output = Result<(), axum::Error>> + Send + '_ {
         match self {
-            Socket::WebSocket(socket) => socket.flush().await,
+            Socket::WebSocket(socket) => Either::Left(socket.flush()),
             Socket::Poll(socket) => {
                 socket.flush();
-                Ok(())
+                Either::Right(std::future::ready(Ok(())))
             }
         }
     }
 
     /// Sends a message now.
-    pub(crate) async fn send(&mut self, message: Message) -> Result<(), axum::Error> {
+    pub(crate) fn send(
+        &mut self,
+        message: Message,
+    ) -> impl Future<Output = Result<(), axum::Error>> + Send + '_ {
         match self {
-            Socket::WebSocket(socket) => socket.send(message).await,
-            Socket::Poll(socket) => {
+            Socket::WebSocket(socket) => Either::Left(socket.send(message)),
+            Socket::Poll(socket) => Either::Right(Box::pin(async move {
                 socket.feed(message).await;
                 socket.flush();
                 Ok(())
-            }
+            })),
         }
     }
 
