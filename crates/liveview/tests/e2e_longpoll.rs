@@ -131,7 +131,7 @@ async fn round_trip_and_push(page: &Page, lv: &LiveView, runs: &Runs, text: &str
 
 #[tokio::test]
 async fn behind_a_proxy_that_refuses_upgrades_the_page_long_polls_then_upgrades_back() {
-    let (addr, lv, runs) = server(r#"data-liveview-upgrade-after="300""#).await;
+    let (addr, lv, runs) = server(r#"data-liveview-upgrade-after="200""#).await;
     let proxy = refusing_proxy(addr).await;
     Browser::run("longpoll_fallback_and_upgrade", |page| async move {
         page.goto(&format!("http://{}/", proxy.addr())).await;
@@ -156,7 +156,7 @@ async fn behind_a_proxy_that_refuses_upgrades_the_page_long_polls_then_upgrades_
         wait_connections(&lv, 1, PATIENCE).await;
         round_trip_and_push(&page, &lv, &runs, "over long-poll").await;
         let refused = proxy.refused_upgrades();
-        // The page keeps trying (after 300 ms, 900 ms, 2.7 s…).
+        // The page keeps trying (after 200 ms, 600 ms, 1.8 s, 5.4 s…).
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while proxy.refused_upgrades() == refused {
             assert!(
@@ -174,7 +174,8 @@ async fn behind_a_proxy_that_refuses_upgrades_the_page_long_polls_then_upgrades_
         .await;
         proxy.refuse_upgrades(false);
         let mut pushed = Vec::new();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        // The next try may be 5.4 s away.
+        let deadline = tokio::time::Instant::now() + 2 * PATIENCE;
         while page.eval_string("return liveview.transport").await != "websocket" {
             assert!(tokio::time::Instant::now() < deadline, "never upgraded");
             let text = format!("push {}", pushed.len());
