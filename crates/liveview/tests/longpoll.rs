@@ -421,3 +421,40 @@ async fn a_shutdown_closes_virtual_sockets_with_1012() {
     let refused = PollClient::open(server.addr, "r", None, None).await;
     assert_eq!(refused.err().map(|a| a.status), Some(503));
 }
+
+#[tokio::test]
+async fn a_second_get_answers_the_held_one_at_once_and_takes_over() {
+    let server = TestServer::start(builder()).await;
+    let (page, _) = open(&server, "r").await;
+    let page = std::sync::Arc::new(page);
+    let older = tokio::spawn({
+        let page = std::sync::Arc::clone(&page);
+        async move {
+            let started = Instant::now();
+            (page.get().await, started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let newer = tokio::spawn({
+        let page = std::sync::Arc::clone(&page);
+        async move { page.get().await }
+    });
+    let (answer, waited) = older.await.unwrap();
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, r#"{"frames":[]}"#)
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "answered at once: {waited:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server
+        .lv
+        .channels()
+        .broadcast(Patch::html("#b", "hi"))
+        .await
+        .unwrap();
+    let answer = newer.await.unwrap();
+    assert!(answer.body.contains(r#""html":"hi""#), "{}", answer.body);
+}
