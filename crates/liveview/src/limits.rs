@@ -80,7 +80,8 @@ impl Default for Limits {
 
 impl Limits {
     /// Largest message a client may send (default 128 KiB); a larger one
-    /// closes the connection with code 1009.
+    /// closes the connection with code 1009 (over long-poll, its `POST` is
+    /// answered `413` and the socket closes with 1009).
     #[must_use]
     pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
         self.max_frame_bytes = bytes.max(256);

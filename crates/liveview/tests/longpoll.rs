@@ -392,3 +392,69 @@ async fn a_virtual_socket_without_a_get_is_lost_and_its_session_parks() {
         .unwrap();
     assert_eq!(back.recv().await["session"]["resumed"], true);
 }
+
+#[tokio::test]
+async fn gets_keep_a_quiet_socket_alive_past_the_idle_timeout() {
+    let limits = Limits::default()
+        .poll_hold(Duration::from_millis(100))
+        .ping_interval(Duration::from_millis(50))
+        .idle_timeout(Duration::from_millis(200));
+    let server = TestServer::start(builder().limits(limits)).await;
+    let (mut page, _) = open(&server, "r").await;
+    // No frame from the client for five idle timeouts, only GETs.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        assert_eq!(page.poll_once().await, 0);
+        assert_eq!(page.closed, None, "closed while GETs came");
+    }
+    assert_eq!(page.post(&[event(1)]).await, 204);
+    assert_eq!(page.recv().await["html"], "1");
+}
+
+#[tokio::test]
+async fn a_shutdown_closes_virtual_sockets_with_1012() {
+    let server = TestServer::start(builder()).await;
+    let (mut page, _) = open(&server, "r").await;
+    server.lv.shutdown();
+    assert_eq!(page.recv_close().await, 1012);
+    server.wait_connections(0).await;
+    let refused = PollClient::open(server.addr, "r", None, None).await;
+    assert_eq!(refused.err().map(|a| a.status), Some(503));
+}
+
+#[tokio::test]
+async fn a_second_get_answers_the_held_one_at_once_and_takes_over() {
+    let server = TestServer::start(builder()).await;
+    let (page, _) = open(&server, "r").await;
+    let page = std::sync::Arc::new(page);
+    let older = tokio::spawn({
+        let page = std::sync::Arc::clone(&page);
+        async move {
+            let started = Instant::now();
+            (page.get().await, started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let newer = tokio::spawn({
+        let page = std::sync::Arc::clone(&page);
+        async move { page.get().await }
+    });
+    let (answer, waited) = older.await.unwrap();
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, r#"{"frames":[]}"#)
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "answered at once: {waited:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server
+        .lv
+        .channels()
+        .broadcast(Patch::html("#b", "hi"))
+        .await
+        .unwrap();
+    let answer = newer.await.unwrap();
+    assert!(answer.body.contains(r#""html":"hi""#), "{}", answer.body);
+}

@@ -32,11 +32,13 @@ pub(super) fn table(limits: &Limits) -> Arc<PollTable> {
 /// The largest body a long-poll `POST` may have: a batch, or one frame of
 /// the largest size in its array's brackets.
 pub(super) fn body_limit(limits: &Limits) -> DefaultBodyLimit {
-    DefaultBodyLimit::max(
-        limits
-            .poll_batch_bytes
-            .max(limits.max_frame_bytes.saturating_add(2)),
-    )
+    DefaultBodyLimit::max(body_limit_bytes(limits))
+}
+
+fn body_limit_bytes(limits: &Limits) -> usize {
+    limits
+        .poll_batch_bytes
+        .max(limits.max_frame_bytes.saturating_add(2))
 }
 
 /// `POST /ws/liveview/{room}/poll?v=2[&resume=1]`: the checks of a
@@ -171,7 +173,9 @@ pub(super) async fn send(
     let bytes = match read_body(&parts, body).await {
         Ok(bytes) => bytes,
         Err(refusal) if refusal.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return too_big(&handle, usize::MAX, limits.max_frame_bytes).await;
+            // Only the bound is known: the body was not read past it.
+            let bound = body_limit_bytes(limits);
+            return too_big(&handle, bound.saturating_add(1), bound).await;
         }
         Err(refusal) => return refusal,
     };

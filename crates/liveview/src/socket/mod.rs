@@ -63,7 +63,8 @@ pub(crate) struct Accepted {
     /// The client asked to resume a session (`resume=1`): its first frame
     /// says which.
     pub(crate) resume: bool,
-    /// The upgrade request's head, copied out of hyper's buffer.
+    /// The head of the upgrade request (or of the long-poll opening
+    /// `POST`), copied out of hyper's buffer.
     pub(crate) request: Parts,
     /// Flips to true when the server shuts down.
     pub(crate) shutdown: watch::Receiver<bool>,
