@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const LONG_ABOUT: &str = "\
 Benchmarks a server speaking the liveview wire protocol (docs/protocol.md) over \
@@ -160,11 +160,26 @@ pub(crate) struct RttArgs {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub(crate) reply_timeout: Duration,
 
+    /// How the clients reach the server: a WebSocket each, or the
+    /// long-poll transport (protocol version 2; a held `GET` and `POST`ed
+    /// events on two keep-alive HTTP/1.1 connections per client).
+    #[arg(long, value_enum, default_value_t = Transport::Websocket)]
+    pub(crate) transport: Transport,
+
     #[command(flatten)]
     pub(crate) nodes: NodesArgs,
 
     #[command(flatten)]
     pub(crate) common: Common,
+}
+
+/// The transport of `rtt`'s clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Transport {
+    /// One WebSocket per client.
+    Websocket,
+    /// The long-poll transport (docs/protocol.md, "Long-poll transport").
+    Longpoll,
 }
 
 /// `throughput` options.

@@ -95,6 +95,11 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         Command::Storm(a) => a.clients + 1,
         Command::Serve(_) => 0,
     };
+    if let Command::Rtt(a) = command {
+        if a.transport == cli::Transport::Longpoll && a.nodes.nodes > 1 {
+            return Err("rtt --transport longpoll runs against one server".into());
+        }
+    }
     let several = match command {
         Command::Fanout(a) => Some(&a.nodes),
         Command::Rtt(a) => Some(&a.nodes),
@@ -131,6 +136,9 @@ async fn bench(command: &Command) -> Result<Report, BoxError> {
         return Err(e);
     }
     let result = match command {
+        Command::Rtt(a) if a.transport == cli::Transport::Longpoll => {
+            scenarios::longpoll::rtt(a, &server).await
+        }
         Command::Rtt(a) => scenarios::load::rtt(a, &server).await,
         Command::Throughput(a) => scenarios::load::throughput(a, &server).await,
         Command::Fanout(a) => scenarios::fanout::run(a, &server).await,

@@ -95,6 +95,28 @@ fn rtt_every_event_gets_its_reply() {
 }
 
 #[test]
+fn rtt_over_long_poll_every_event_gets_its_reply() {
+    let args = [
+        "-n",
+        "2",
+        "--events",
+        "100",
+        "--warmup",
+        "10",
+        "--transport",
+        "longpoll",
+    ];
+    let v = against_server("rtt", &args);
+    assert_eq!(v["scenario"], "rtt");
+    assert_eq!(v["transport"], "longpoll");
+    assert_eq!(n(&v, "connected"), 2);
+    assert_eq!(n(&v, "sent"), 220);
+    assert_eq!(n(&v, "received"), n(&v, "sent"));
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert_eq!(n(&v, "measured_events"), 200);
+}
+
+#[test]
 fn throughput_every_event_gets_its_reply() {
     let v = against_server(
         "throughput",

@@ -8,10 +8,12 @@
 //!   test scripts, for the browser client's tests;
 //! - [`session`]: a version-2 client that keeps its page session across
 //!   sockets as the browser client does ([`session::SessionClient`]);
+//! - [`poll`]: a long-poll client over plain HTTP/1.1
+//!   ([`poll::PollClient`]);
 //! - [`redis`]: a real `redis-server` ([`redis::RedisServer`]);
 //! - [`cluster`]: a real Redis Cluster ([`cluster::RedisCluster`]);
-//! - [`proxy`]: a TCP proxy that breaks connections on cue
-//!   ([`proxy::TcpProxy`]).
+//! - [`proxy`]: a TCP proxy that breaks connections on cue, or refuses
+//!   WebSocket upgrades ([`proxy::TcpProxy`]).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -35,6 +37,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod cluster;
+pub mod poll;
 pub mod proxy;
 pub mod redis;
 pub mod scripted;

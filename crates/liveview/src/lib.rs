@@ -107,6 +107,7 @@ pub mod session;
 mod socket;
 pub mod telemetry;
 pub mod templates;
+mod transport;
 pub mod upload;
 
 pub use channels::Channels;

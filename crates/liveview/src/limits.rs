@@ -42,6 +42,9 @@ pub struct Limits {
     pub(crate) replay_frames: usize,
     pub(crate) replay_bytes: usize,
     pub(crate) max_parked_sessions: usize,
+    pub(crate) poll_hold: Duration,
+    pub(crate) poll_batch_frames: usize,
+    pub(crate) poll_batch_bytes: usize,
 }
 
 impl Default for Limits {
@@ -68,13 +71,17 @@ impl Default for Limits {
             replay_frames: 256,
             replay_bytes: 256 * 1024,
             max_parked_sessions: 10_000,
+            poll_hold: Duration::from_secs(25),
+            poll_batch_frames: 64,
+            poll_batch_bytes: 256 * 1024,
         }
     }
 }
 
 impl Limits {
     /// Largest message a client may send (default 128 KiB); a larger one
-    /// closes the connection with code 1009.
+    /// closes the connection with code 1009 (over long-poll, its `POST` is
+    /// answered `413` and the socket closes with 1009).
     #[must_use]
     pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
         self.max_frame_bytes = bytes.max(256);
@@ -291,6 +298,42 @@ impl Limits {
     #[must_use]
     pub fn max_parked_sessions(mut self, sessions: usize) -> Self {
         self.max_parked_sessions = sessions;
+        self
+    }
+}
+
+impl Limits {
+    /// How long the server holds a long-poll `GET` that has nothing to
+    /// answer (default 25 s, under the minute after which proxies commonly
+    /// give up on a request). A long-poll socket with no `GET` for this
+    /// long plus 10 s is lost: its session parks, as for a cut WebSocket.
+    /// See "Long-poll transport" in `docs/protocol.md`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limits = liveview::Limits::default()
+    ///     .poll_hold(Duration::from_secs(20))
+    ///     .poll_batch(32, 128 * 1024);
+    /// # let _ = limits;
+    /// ```
+    #[must_use]
+    pub fn poll_hold(mut self, hold: Duration) -> Self {
+        self.poll_hold = hold.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The most frames, and bytes of them, in one long-poll answer and in
+    /// one long-poll `POST` (default 64 frames, 256 KiB). An answer always
+    /// carries at least one frame whatever its size, and a `POST` may carry
+    /// one frame of [`max_frame_bytes`](Self::max_frame_bytes); a `POST`
+    /// over either bound is answered `413` and its socket closed with 1009,
+    /// as a WebSocket message over `max_frame_bytes` is. A long-poll socket
+    /// queues two answers' worth for its client before its writes wait
+    /// (under [`write_timeout`](Self::write_timeout)).
+    #[must_use]
+    pub fn poll_batch(mut self, frames: usize, bytes: usize) -> Self {
+        self.poll_batch_frames = frames.max(1);
+        self.poll_batch_bytes = bytes.max(1024);
         self
     }
 }

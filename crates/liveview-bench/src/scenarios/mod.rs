@@ -6,6 +6,7 @@ pub(crate) mod fanout_nodes;
 pub(crate) mod http;
 pub(crate) mod idle;
 pub(crate) mod load;
+pub(crate) mod longpoll;
 pub(crate) mod storm;
 
 use tokio::task::JoinSet;

@@ -15,6 +15,7 @@ window.liveview = {
   latency: (ms) => { delay = remember('latency', +ms || 0); },
   get connected() { return connected; },
   get socket() { return socket; },
+  get transport() { return longPoll ? 'longpoll' : 'websocket'; },
 };
 connect();
 if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', () => hydrate(doc)); else hydrate(doc);

@@ -37,31 +37,47 @@ function flush() {
 }
 
 let attempt = 0, retryTimer = 0, sleepTimer, asleep = false, connected = false;
-function connect() {
+const resumeFrame = () => JSON.stringify({ resume: { token, seen: framesSeen } });
+// `given`: a WebSocket the long-poll transport opened, to go on with.
+function connect(given) {
   clearTimeout(retryTimer);
   retryTimer = 0;
   if (socket || asleep) return;
-  let ws;
+  if (given) longPoll = false;
+  else if (longPoll && !LongPoll) return loadLongPoll();
+  let ws, heard = false;
   ready = false;
-  try { ws = socket = new WebSocket(token ? url + '&resume=1' : url); } catch (err) { fail('cannot connect', err); return retry(); }
+  try {
+    ws = socket = given || (longPoll ? new LongPoll(url, token && resumeFrame(), config)
+      : new WebSocket(token ? url + '&resume=1' : url));
+  } catch (err) { fail('cannot connect', err); return retry(); }
+  if (!longPoll && !wsWorked && TRANSPORT == 'auto') fallbackTimer ||= setTimeout(fallBack, +config.liveviewFallbackAfter || FALLBACK_AFTER);
   ws.onopen = () => {
     attempt = 0;
     showStatus(true);
-    if (token) ws.send(JSON.stringify({ resume: { token, seen: framesSeen } })); // events wait for onSession
+    if (token) ws.hello || ws.send(resumeFrame()); // events wait for onSession; long-poll opened with it
     else { ready = true; flush(); }
   };
   ws.onmessage = (e) => {
-    if (socket === ws) onFrame(e.data);
+    if (socket !== ws) return;
+    heard = true;
+    wsWorked ||= !longPoll;
+    clearTimeout(fallbackTimer);
+    fallbackTimer = unheard = 0;
+    onFrame(e.data);
   };
   ws.onclose = (e) => {
     if (socket !== ws) return; // closed by sleep()
     socket = null;
+    if (e.upgrade) return connect(e.upgrade); // the same session, on a WebSocket now
     if (e.code === 4001) return e.reason ? location.assign(e.reason) : location.reload(); // session ended
     if (!token) lost(); // a session keeps them for the next socket
     showStatus(false);
     if (e.code === CLOSE_TRY_AGAIN_LATER) attempt = Math.max(attempt, 4);
+    if (!heard && (longPoll || !wsWorked && ++unheard > 1) && TRANSPORT == 'auto') { longPoll = !longPoll; unheard = 0; }
     retry();
   };
+  if (given) ws.onopen();
 }
 // Jitter: a restarted server does not get all its clients at once.
 function retry() {

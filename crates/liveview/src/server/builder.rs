@@ -143,9 +143,9 @@ impl LiveViewBuilder {
         self
     }
 
-    /// Accept WebSocket upgrades only from these origins
-    /// (`"https://example.com"`, `"http://localhost:8000"`). The default
-    /// accepts only the request's own host.
+    /// Accept WebSocket upgrades and long-poll requests only from these
+    /// origins (`"https://example.com"`, `"http://localhost:8000"`). The
+    /// default accepts only the request's own host.
     #[must_use]
     pub fn allowed_origins<I, O>(mut self, origins: I) -> Self
     where
@@ -165,8 +165,8 @@ impl LiveViewBuilder {
         self
     }
 
-    /// Accept WebSocket upgrades from any origin. Only for servers that do
-    /// not rely on cookies for authentication.
+    /// Accept WebSocket upgrades and long-poll requests from any origin.
+    /// Only for servers that do not rely on cookies for authentication.
     #[must_use]
     pub fn allow_any_origin(mut self) -> Self {
         self.origins = Ok(OriginPolicy::Any);
@@ -546,6 +546,7 @@ impl LiveViewBuilder {
             metrics,
         };
         let connect_rate = ConnectRate::from_limits(&app.limits);
+        let polls = super::poll::table(&app.limits);
         let lv = LiveView {
             server: Arc::new(Server {
                 app: Arc::new(app),
@@ -559,6 +560,7 @@ impl LiveViewBuilder {
                     guard
                 }),
                 connect_rate,
+                polls,
             }),
         };
         lv.warn_unknown_functions();

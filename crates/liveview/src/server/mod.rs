@@ -2,9 +2,11 @@
 
 mod authorize;
 mod builder;
+mod checks;
 mod connect_rate;
 mod lifecycle;
 mod origin;
+mod poll;
 mod serve;
 mod upgrade;
 
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use authorize::{Admission, Refusal};
 pub use builder::LiveViewBuilder;
@@ -29,6 +31,7 @@ use crate::channels::Channels;
 use crate::client;
 use crate::rooms::{RoomError, RoomKeys};
 use crate::templates::Templates;
+use crate::transport::PollTable;
 
 /// What the routes of one `LiveView` share.
 struct Server {
@@ -41,6 +44,8 @@ struct Server {
     guard: Option<authorize::ConnectGuard>,
     /// The cap on new WebSockets per client address (`None`: off).
     connect_rate: Option<ConnectRate>,
+    /// The open long-poll virtual sockets.
+    polls: Arc<PollTable>,
 }
 
 /// A live-view service: named handlers, a channel layer, templates, and the
@@ -83,12 +88,19 @@ impl LiveView {
     }
 
     /// The routes to merge into the app's router:
-    /// `GET /ws/liveview/{room}/` (the WebSocket) and `GET /liveview/{file}`
-    /// (the browser client).
+    /// `GET /ws/liveview/{room}/` (the WebSocket), the long-poll transport
+    /// under `/ws/liveview/{room}/poll` (`docs/protocol.md`, "Long-poll
+    /// transport") and `GET /liveview/{file}` (the browser client).
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let limit = poll::body_limit(&self.server.app.limits);
         Router::new()
             .route("/ws/liveview/{room}/", get(upgrade::upgrade))
             .route("/ws/liveview/{room}", get(upgrade::upgrade))
+            .route("/ws/liveview/{room}/poll", post(poll::open).layer(limit))
+            .route(
+                "/ws/liveview/{room}/poll/{id}",
+                get(poll::hold).post(poll::send).layer(limit),
+            )
             .route("/liveview/{file}", get(client::serve))
             .with_state(Arc::clone(&self.server))
     }
@@ -122,7 +134,8 @@ impl LiveView {
         &self.server.app.services.templates
     }
 
-    /// The number of open WebSocket connections on this server.
+    /// The number of open connections on this server: WebSockets, and
+    /// long-poll virtual sockets.
     pub fn connection_count(&self) -> usize {
         self.server.lifecycle.connections()
     }

@@ -95,7 +95,10 @@ impl Serve {
 
     /// How many connections may be in their HTTP phase (not yet upgraded
     /// to a WebSocket) at once. Default 1,024; further connections wait to
-    /// be accepted.
+    /// be accepted. A page on the long-poll transport never upgrades: it
+    /// holds up to two keep-alive connections (its held `GET`, its `POST`s)
+    /// in this phase, so a server that expects N such pages needs at least
+    /// 2 × N here on top of the usual.
     pub fn max_pending(mut self, connections: usize) -> Self {
         self.max_pending = connections.clamp(1, MAX_PENDING_CAP);
         self

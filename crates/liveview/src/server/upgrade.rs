@@ -1,25 +1,18 @@
 //! The WebSocket upgrade: checks, then the connection's task.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::serve::{ListenerExt, TapIo};
 use liveview_protocol::Dialect;
 
 use super::Server;
-use super::connect_rate::ConnectVerdict;
+use super::checks::{self, Admitted};
 use crate::socket::{self, Accepted};
-
-fn valid_room(room: &str) -> bool {
-    (1..=128).contains(&room.len())
-        && room
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+use crate::transport::Socket;
 
 pub(super) async fn upgrade(
     State(server): State<Arc<Server>>,
@@ -27,54 +20,24 @@ pub(super) async fn upgrade(
     request: Request,
 ) -> Response {
     let (mut parts, _body) = request.into_parts();
-    if !valid_room(&room) {
-        return (StatusCode::BAD_REQUEST, "invalid room id").into_response();
-    }
-    if !server
-        .origins
-        .allows(&parts.headers, parts.uri.scheme_str())
-    {
-        tracing::warn!(origin = ?parts.headers.get_all(header::ORIGIN), "liveview: refused a WebSocket from a foreign origin");
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
-    }
-    let room_claims = match server.rooms.check(&room) {
+    let room_claims = match checks::room_and_origin(&server, &room, &parts) {
         Ok(claims) => claims,
-        Err(refusal) => {
-            tracing::warn!(%refusal, "liveview: refused a WebSocket to a room");
-            return (StatusCode::FORBIDDEN, "room not allowed").into_response();
-        }
+        Err(refusal) => return *refusal,
     };
-    if server.lifecycle.is_shutting_down() {
-        return unavailable("server is shutting down");
-    }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    if let Some(refusal) = too_many_from_this_address(&server, &parts) {
-        return refusal;
-    }
-    // Before the connection counts: a slow guard holds no slot.
-    let mut deadline = None;
-    if let Some(connect_guard) = &server.guard {
-        match connect_guard.check(&mut parts).await {
-            Ok(expires_at) => deadline = expires_at,
-            Err(refusal) => return refusal,
-        }
-    }
-    let limits = &server.app.limits;
-    let Some(guard) = server.lifecycle.admit(limits.max_connections) else {
-        tracing::warn!(
-            max = limits.max_connections,
-            "liveview: connection limit reached"
-        );
-        return unavailable("too many connections");
+    let Admitted { guard, deadline } = match checks::admit(&server, &mut parts).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal,
     };
+    let limits = &server.app.limits;
     let accepted = Accepted {
         room: room.into_boxed_str(),
         room_claims,
         dialect: Dialect::from_query(parts.uri.query()),
-        resume: asks_to_resume(parts.uri.query()),
+        resume: checks::asks_to_resume(parts.uri.query()),
         request: owned_parts(parts),
         shutdown: server.lifecycle.shutdown_signal(),
         deadline,
@@ -87,7 +50,7 @@ pub(super) async fn upgrade(
         .max_write_buffer_size(max_write_buffer(limits))
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| socket::run(socket, app, accepted, guard))
+        .on_upgrade(move |socket| socket::run(Socket::WebSocket(socket), app, accepted, guard))
 }
 
 /// Turns off Nagle's algorithm (sets `TCP_NODELAY`) on every connection a
@@ -140,7 +103,7 @@ fn max_write_buffer(limits: &crate::limits::Limits) -> usize {
 /// its request head for its whole life (handlers read cookies and headers),
 /// and holding those slices would hold the whole buffer: most of what an
 /// idle connection costs. Copies cost a few hundred bytes.
-fn owned_parts(mut parts: http::request::Parts) -> http::request::Parts {
+pub(super) fn owned_parts(mut parts: http::request::Parts) -> http::request::Parts {
     let mut headers = HeaderMap::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
         let name = http::HeaderName::from_bytes(name.as_str().as_bytes());
@@ -161,46 +124,10 @@ fn owned_parts(mut parts: http::request::Parts) -> http::request::Parts {
     parts
 }
 
-/// `429` when the client's address (`ConnectInfo`, which
-/// [`serve`](crate::serve) sets) opens WebSockets faster than
-/// `Limits::connections_per_address` allows; `None` to go on (no cap, or
-/// no address known).
-fn too_many_from_this_address(server: &Server, parts: &http::request::Parts) -> Option<Response> {
-    let limiter = server.connect_rate.as_ref()?;
-    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
-    match limiter.admit(peer.ip(), std::time::Instant::now()) {
-        ConnectVerdict::Accept => None,
-        ConnectVerdict::Refuse { retry_after_secs } => Some(
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, HeaderValue::from(retry_after_secs))],
-                "too many new connections from this address",
-            )
-                .into_response(),
-        ),
-    }
-}
-
-/// `resume=1` in the WebSocket URL's query: the first frame is a resume request.
-fn asks_to_resume(query: Option<&str>) -> bool {
-    query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .any(|pair| pair == "resume=1")
-}
-
-fn unavailable(message: &'static str) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
-        message,
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
     fn owned_parts_no_longer_point_into_the_read_buffer() {
@@ -231,13 +158,5 @@ mod tests {
         );
         assert!(owned.headers[header::COOKIE].is_sensitive());
         assert_eq!(owned.uri, "/ws/liveview/r/?v=1");
-    }
-
-    #[test]
-    fn rooms() {
-        assert!(valid_room("4f2c-abc_DEF"));
-        assert!(!valid_room(""));
-        assert!(!valid_room("a/b"));
-        assert!(!valid_room(&"a".repeat(129)));
     }
 }

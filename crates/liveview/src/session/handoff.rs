@@ -1,16 +1,17 @@
 //! What a socket that resumes a session hands to the session's task, and
 //! what it gets back when the session refuses it.
 
-use axum::extract::ws::WebSocket;
 use liveview_protocol::ResumeRefusal;
 use tokio::sync::oneshot;
+
+use crate::transport::Socket;
 
 /// Whatever keeps a socket counted as open (the server's connection slot).
 pub(crate) type Guard = Box<dyn Send>;
 
 /// A new socket for a session, from the task that accepted it.
 pub(crate) struct Resumption {
-    pub(crate) socket: WebSocket,
+    pub(crate) socket: Socket,
     pub(crate) guard: Guard,
     /// Frames of the session its client has received.
     pub(crate) seen: u64,
@@ -20,7 +21,7 @@ pub(crate) struct Resumption {
 
 /// A socket a session could not take, and why.
 pub(crate) struct Refused {
-    pub(crate) socket: WebSocket,
+    pub(crate) socket: Socket,
     pub(crate) guard: Guard,
     pub(crate) refusal: ResumeRefusal,
 }

@@ -5,12 +5,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::SinkExt;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use tokio::time::Instant;
 
 use crate::layer::ConnId;
 use crate::session::Journal;
 use crate::telemetry::{self, Wire};
+use crate::transport::Socket;
 
 /// RFC 6455 close codes the server uses.
 pub(super) mod close {
@@ -65,7 +66,7 @@ pub(super) type Step = Result<(), End>;
 /// A parked session has no socket: its frames go to the journal only, for
 /// the socket that resumes it.
 pub(super) struct Writer {
-    socket: Option<WebSocket>,
+    socket: Option<Socket>,
     timeout: Duration,
     journal: Option<Box<Journal>>,
     wire: Arc<Wire>,
@@ -73,7 +74,7 @@ pub(super) struct Writer {
 
 impl Writer {
     pub(super) fn new(
-        socket: WebSocket,
+        socket: Socket,
         timeout: Duration,
         journal: Option<Box<Journal>>,
         wire: Arc<Wire>,
@@ -107,11 +108,17 @@ impl Writer {
     }
 
     /// Writes to `socket` from now on (it resumes the session).
-    pub(super) fn attach(&mut self, socket: WebSocket) {
+    pub(super) fn attach(&mut self, socket: Socket) {
         self.socket = Some(socket);
         if let Some(journal) = &mut self.journal {
             journal.unpark();
         }
+    }
+
+    /// When the client last showed it is there besides its frames (a
+    /// long-poll `GET`); `None` on a WebSocket or without a socket.
+    pub(super) fn heard_at(&self) -> Option<Instant> {
+        self.socket.as_ref().and_then(Socket::heard_at)
     }
 
     pub(super) fn journal(&self) -> Option<&Journal> {

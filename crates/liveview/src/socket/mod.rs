@@ -30,7 +30,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::Message;
 use futures_util::future::Either;
 use http::request::Parts;
 use liveview_protocol::{BROADCAST_GROUP, Dialect};
@@ -46,6 +46,7 @@ use crate::ctx::{Connection, Ctx, unix_ms};
 use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing, Signal};
 use crate::limits::RateLimiter;
 use crate::session::{GroupLog, Guard, Journal};
+use crate::transport::Socket;
 use crate::upload::UploadTable;
 
 /// Frames written before a flush when several are queued.
@@ -55,7 +56,8 @@ const WRITE_BATCH: usize = 64;
 /// finish before it stores the session for the next process.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// A WebSocket the server accepted, before its task starts.
+/// A socket the server accepted (a WebSocket, or a long-poll virtual
+/// socket), before its task starts.
 pub(crate) struct Accepted {
     /// From the URL `/ws/liveview/{room}/`.
     pub(crate) room: Box<str>,
@@ -65,7 +67,8 @@ pub(crate) struct Accepted {
     /// The client asked to resume a session (`resume=1`): its first frame
     /// says which.
     pub(crate) resume: bool,
-    /// The upgrade request's head, copied out of hyper's buffer.
+    /// The head of the upgrade request (or of the long-poll opening
+    /// `POST`), copied out of hyper's buffer.
     pub(crate) request: Parts,
     /// Flips to true when the server shuts down.
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -81,7 +84,7 @@ pub(crate) struct Accepted {
 /// and the request for every connection. Only a socket opened to resume a
 /// session pays for one (boxed).
 pub(crate) fn run<G: Send + 'static>(
-    socket: WebSocket,
+    socket: Socket,
     app: Arc<App>,
     accepted: Accepted,
     guard: G,
@@ -189,7 +192,7 @@ enum Beginning {
 
 /// Runs a session on `socket` until it ends.
 async fn start(
-    socket: WebSocket,
+    socket: Socket,
     app: Arc<App>,
     accepted: Accepted,
     guard: Guard,
@@ -556,7 +559,7 @@ impl Session {
     /// Pings a connection silent for a while; closes one silent too long.
     async fn on_tick(&mut self) -> Step {
         let limits = &self.app.limits;
-        let silent = self.last_seen.elapsed();
+        let silent = self.last_heard().elapsed();
         if silent >= limits.idle_timeout {
             tracing::debug!(id = %self.ctx.id(), ?silent, "liveview: reaping idle connection");
             return Err(End::Close(close::GOING_AWAY, "idle timeout"));
@@ -579,13 +582,23 @@ impl Session {
     fn next_liveness_check(&self) -> Instant {
         let limits = &self.app.limits;
         let now = Instant::now();
-        let quiet = self.last_seen + limits.ping_interval;
+        let last_heard = self.last_heard();
+        let quiet = last_heard + limits.ping_interval;
         let ping = if quiet > now {
             quiet
         } else {
             now + limits.ping_interval
         };
-        ping.min(self.last_seen + limits.idle_timeout)
+        ping.min(last_heard + limits.idle_timeout)
+    }
+
+    /// When the client was last heard from: its last frame, or on a
+    /// long-poll socket its last `GET` if that is later.
+    fn last_heard(&self) -> Instant {
+        match self.writer.heard_at() {
+            Some(heard) => heard.max(self.last_seen),
+            None => self.last_seen,
+        }
     }
 }
 

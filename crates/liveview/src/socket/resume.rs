@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::Message;
 use liveview_protocol::{ClientMessage, ResumeRefusal, ServerFrame};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
@@ -23,6 +23,7 @@ use super::io::{End, Step};
 use super::portable::{Restored, take_from_backend};
 use crate::app::App;
 use crate::session::{GroupLog, Guard, Refused, Resumption, new_secret, new_token, split_token};
+use crate::transport::Socket;
 
 /// How long a socket opened to resume may take to send its resume request.
 const RESUME_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,19 +58,14 @@ pub(super) enum HandOver {
     /// The session took it, or it went away: this task is done.
     Done,
     /// Start a fresh session on it (the session could not be resumed).
-    Fresh(WebSocket, Guard, ResumeRefusal),
+    Fresh(Socket, Guard, ResumeRefusal),
     /// Start the session of a snapshot on it (it lived on another process).
-    Restore(WebSocket, Guard, Box<Restored>),
+    Restore(Socket, Guard, Box<Restored>),
 }
 
 /// Reads a resume request from a new socket and hands the socket to the
 /// session it names.
-pub(super) async fn hand_over(
-    mut socket: WebSocket,
-    guard: Guard,
-    app: &App,
-    room: &str,
-) -> HandOver {
+pub(super) async fn hand_over(mut socket: Socket, guard: Guard, app: &App, room: &str) -> HandOver {
     let request = match tokio::time::timeout(RESUME_REQUEST_TIMEOUT, socket.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => ClientMessage::from_json(text.as_str()),
         // Silent, closed or broken before asking: nothing to resume.
