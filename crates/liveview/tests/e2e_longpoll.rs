@@ -377,6 +377,39 @@ async fn a_lost_poll_resumes_the_session_on_a_new_one() {
     .await;
 }
 
+#[tokio::test]
+async fn a_get_the_browser_sends_again_after_a_cut_loses_nothing() {
+    let (addr, lv, runs) = server("").await;
+    let proxy = refusing_proxy(addr).await;
+    Browser::run("longpoll_get_again", |page| async move {
+        page.goto(&format!("http://{}/", proxy.addr())).await;
+        page.wait_for_text("#hello", "welcome").await;
+        assert_eq!(
+            page.eval_string("return liveview.transport").await,
+            "longpoll"
+        );
+        round_trip_and_push(&page, &lv, &runs, "before").await;
+        // The held GET's connection drops while the network stays: the
+        // browser sends the GET again by itself, and a push made at once
+        // may go to the answer that was lost. It comes again.
+        for n in 0..3 {
+            proxy.cut();
+            push(&lv, &format!("cut {n}")).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        page.wait_for_text("#news", "cut 2").await;
+        round_trip_and_push(&page, &lv, &runs, "after").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            news(&page).await,
+            ["before", "cut 0", "cut 1", "cut 2", "after"]
+        );
+        assert_eq!(runs.connects.load(Ordering::SeqCst), 1, "the same session");
+        page.assert_no_js_errors().await;
+    })
+    .await;
+}
+
 /// `n` clicks one after the other, each waiting for its answer in the
 /// page (a `MutationObserver` on `#count`): the round trips, in ms, as the
 /// page sees them.

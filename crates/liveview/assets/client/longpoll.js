@@ -67,17 +67,21 @@ export default class LongPoll {
     return answer;
   }
 
-  // One GET held at a time; the next goes out as soon as one is answered.
+  // One GET held at a time; the next goes out as soon as one is answered,
+  // saying how many frames arrived (an answer the browser lost, and
+  // re-asked for by itself, then comes again).
   async receive() {
+    let got = 0;
     while (this.readyState === OPEN) {
       let batch;
       try {
-        batch = await (await this.request(this.at)).json();
+        batch = await (await this.request(this.at + '?ack=' + got)).json();
       } catch (err) {
         return this.end(CLOSE_ABNORMAL, String(err.message || err));
       }
       for (const frame of batch.frames || []) {
         if (this.readyState !== OPEN) return;
+        got++;
         this.onmessage?.({ data: JSON.stringify(frame) });
       }
       if (batch.close) return this.end(+batch.close.code || CLOSE_ABNORMAL, String(batch.close.reason || ''));

@@ -120,7 +120,14 @@ pub(super) async fn hold(
     let Some(handle) = server.polls.find(&id, &room) else {
         return unknown();
     };
-    match handle.outbox.take().await {
+    // `?ack=N`: the client has the first N frames of this id.
+    let ack = parts.uri.query().and_then(|query| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("ack="))
+            .and_then(|n| n.parse::<u64>().ok())
+    });
+    match handle.outbox.take(ack).await {
         Answer::Unknown => {
             server.polls.remove(&id);
             unknown()

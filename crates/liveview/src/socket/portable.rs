@@ -5,11 +5,13 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
-use liveview_protocol::ResumeRefusal;
+use liveview_protocol::{BROADCAST_GROUP, ResumeRefusal};
 
 use super::Session;
+use super::resume::Page;
 use crate::app::App;
-use crate::session::{Snapshot, Write, split_token};
+use crate::ctx::{Connection, unix_ms};
+use crate::session::{GroupLog, Journal, Snapshot, Write, split_token};
 
 /// How long a shutting-down session waits for its snapshot to be stored.
 const SHUTDOWN_SAVE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -80,6 +82,84 @@ fn replayable(snapshot: &Snapshot, seen: u64) -> bool {
     } else {
         seen >= snapshot.written
     }
+}
+
+/// Puts a snapshot's session back on a new connection: its state, its
+/// groups, its journal and its token's id.
+pub(super) async fn restore(
+    app: &App,
+    connection: &Connection,
+    restored: &Restored,
+) -> (Box<Page>, Journal) {
+    let snapshot = &restored.snapshot;
+    let id = connection.id;
+    connection.restore_state(app.portable.load(snapshot.states.clone()));
+    // The cursors say what the client has of its groups' pushes when they
+    // match the frames it saw: always for a complete snapshot; for a
+    // write-through one only if the client saw nothing after it (else they
+    // start again from now: what was pushed while it had no socket is
+    // lost, never doubled; docs/sessions.md).
+    let exact = snapshot.complete || restored.seen == snapshot.written;
+    let now = unix_ms();
+    let layer = &app.services.layer;
+    let mut cursors = std::collections::BTreeMap::new();
+    let mut missed = Vec::new();
+    for group in &snapshot.groups {
+        let cursor = match snapshot.cursors.get(group) {
+            Some(cursor) if exact => Some(cursor.clone()),
+            _ => None,
+        };
+        if let Err(err) = layer.group_add(group, id).await {
+            tracing::warn!(%id, group, %err, "liveview: could not join group");
+            continue;
+        }
+        // Joined: what the group's log holds from now on also arrives live
+        // (a copy of a replayed push is dropped by its mark).
+        let Some(cursor) = cursor else {
+            connection.note_group_since(group, now);
+            continue;
+        };
+        connection.note_group_since(group, cursor.since_ms);
+        match layer.group_missed(group, &cursor).await {
+            Ok(frames) => missed.extend(frames),
+            Err(err) => {
+                tracing::warn!(%id, group, %err, "liveview: could not read what a moved session missed");
+            }
+        }
+        cursors.insert(group.clone(), cursor);
+    }
+    // Its room's group and `broadcast`, joined by every connection (as
+    // this one already is).
+    let room_group = crate::rooms::room_group(&connection.room);
+    for group in [&*room_group, BROADCAST_GROUP] {
+        let Some(cursor) = snapshot.cursors.get(group).filter(|_| exact) else {
+            continue;
+        };
+        match layer.group_missed(group, cursor).await {
+            Ok(frames) => missed.extend(frames),
+            Err(err) => {
+                tracing::warn!(%id, group, %err, "liveview: could not read what a moved session missed");
+            }
+        }
+        cursors.insert(group.to_owned(), cursor.clone());
+    }
+    // A write-through snapshot has no frames: numbering goes on from what
+    // the client saw.
+    let written = snapshot.written.max(restored.seen);
+    let limits = &app.limits;
+    let journal = Journal::restored(
+        limits.replay_frames,
+        limits.replay_bytes,
+        written,
+        snapshot.frames.clone(),
+    );
+    let mut page = Page::start(
+        app,
+        &connection.room,
+        Some((&restored.id, snapshot.highest_ref, snapshot.epoch + 1)),
+    );
+    page.groups = GroupLog::restored(cursors, missed);
+    (page, journal)
 }
 
 impl Session {

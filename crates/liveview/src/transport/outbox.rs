@@ -3,9 +3,15 @@
 //! The connection's task feeds frames and flushes, as it does on a
 //! WebSocket; a flush makes what was fed visible to the `GET`, so one flush
 //! is one answer (the frames of an event's reply arrive together). A held
-//! `GET` takes a bounded batch. The queue is bounded too: a feed waits for
+//! `GET` gets a bounded batch. The queue is bounded too: a feed waits for
 //! room, under the connection's write timeout, as a write to a WebSocket
 //! waits for TCP.
+//!
+//! Frames stay queued until a later `GET` acknowledges them (`?ack=N`: the
+//! client received the first N frames of this id). An answer can be lost
+//! without anyone seeing it fail: a browser whose connection dropped sends
+//! the same `GET` again on a new one, by itself. That `GET` acknowledges
+//! less than was answered, and gets the same frames again.
 
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -32,7 +38,10 @@ pub(crate) struct Outbox {
 
 #[derive(Debug)]
 struct State {
+    /// Not acknowledged yet: the first is frame number `acked + 1`.
     frames: VecDeque<Utf8Bytes>,
+    /// Frames acknowledged (and dropped) so far.
+    acked: u64,
     bytes: usize,
     /// The first `ready` frames were flushed: a `GET` may take them.
     ready: usize,
@@ -42,6 +51,8 @@ struct State {
     gone: bool,
     /// The end was answered: the id is unknown from now on.
     finished: bool,
+    /// How many of the first frames the last answer carried.
+    handed: usize,
     /// The number of the latest `GET`; an older one held answers at once.
     latest: u64,
     /// A `GET` is held now.
@@ -65,11 +76,13 @@ impl Outbox {
         Outbox {
             state: Mutex::new(State {
                 frames: VecDeque::new(),
+                acked: 0,
                 bytes: 0,
                 ready: 0,
                 close: None,
                 gone: false,
                 finished: false,
+                handed: 0,
                 latest: 0,
                 holding: false,
                 last_get: Instant::now(),
@@ -160,13 +173,16 @@ impl Outbox {
     }
 
     /// Holds a `GET` until frames are flushed, the socket closes, a newer
-    /// `GET` comes, or the hold time passes.
-    pub(crate) async fn take(&self) -> Answer {
+    /// `GET` comes, or the hold time passes. `ack`: the client received
+    /// the first `ack` frames (`None`: everything answered so far).
+    pub(crate) async fn take(&self, ack: Option<u64>) -> Answer {
         let number = {
             let mut state = self.state();
             if state.finished {
                 return Answer::Unknown;
             }
+            let ack = ack.unwrap_or(state.acked + state.handed as u64);
+            self.acknowledge(&mut state, ack);
             state.latest += 1;
             state.holding = true;
             state.last_get = Instant::now();
@@ -204,12 +220,10 @@ impl Outbox {
             return None;
         }
         let batch = self.batch(&mut state);
-        let close = if state.frames.is_empty() {
-            state.close.take()
-        } else {
-            None
-        };
-        let finished = close.is_some() || (state.gone && state.frames.is_empty());
+        // The close (and the end of the id) goes with the last frames.
+        let last = state.handed == state.frames.len();
+        let close = if last { state.close.take() } else { None };
+        let finished = close.is_some() || (state.gone && last);
         state.finished = finished;
         drop(state);
         self.writable.notify_waiters();
@@ -222,26 +236,44 @@ impl Outbox {
         Some(Answer::Body(body(&batch, close), finished))
     }
 
-    /// Takes the next batch of ready frames: at least one, at most the
-    /// batch's count and bytes.
+    /// The next batch of ready frames from the first one not acknowledged
+    /// (again, if an answer was lost): at least one, at most the batch's
+    /// count and bytes. They stay queued until acknowledged.
     fn batch(&self, state: &mut State) -> Vec<Utf8Bytes> {
         let mut batch = Vec::new();
         let mut bytes = 0;
-        while batch.len() < state.ready.min(self.settings.batch_frames) {
-            let Some(next) = state.frames.front() else {
-                break;
-            };
+        for next in state
+            .frames
+            .iter()
+            .take(state.ready.min(self.settings.batch_frames))
+        {
             if !batch.is_empty() && bytes + next.len() > self.settings.batch_bytes {
                 break;
             }
             bytes += next.len();
+            batch.push(next.clone());
+        }
+        state.handed = batch.len();
+        batch
+    }
+
+    /// Drops the frames the client says it received (at most those it was
+    /// answered).
+    fn acknowledge(&self, state: &mut State, ack: u64) {
+        let handed_upto = state.acked + state.handed as u64;
+        let upto = ack.clamp(state.acked, handed_upto);
+        let count = usize::try_from(upto - state.acked).unwrap_or(usize::MAX);
+        for _ in 0..count {
             if let Some(frame) = state.frames.pop_front() {
-                batch.push(frame);
+                state.bytes -= frame.len();
             }
         }
-        state.ready -= batch.len();
-        state.bytes -= bytes;
-        batch
+        state.acked = upto;
+        state.ready -= count.min(state.ready);
+        state.handed = 0;
+        if count > 0 {
+            self.writable.notify_waiters();
+        }
     }
 
     /// How long a virtual socket may go without a `GET`.
@@ -308,16 +340,16 @@ mod tests {
         outbox.flush();
         // 7 + 7 bytes: over 10, so one frame, then the next two (7 + 3).
         assert_eq!(
-            outbox.take().await,
+            outbox.take(None).await,
             Answer::Body("{\"frames\":[{\"a\":1}]}".into(), false)
         );
         assert_eq!(
-            outbox.take().await,
+            outbox.take(None).await,
             Answer::Body("{\"frames\":[{\"b\":2},[3]]}".into(), false)
         );
         // Nothing flushed: the hold time passes.
         assert_eq!(
-            outbox.take().await,
+            outbox.take(None).await,
             Answer::Body("{\"frames\":[]}".into(), false)
         );
     }
@@ -329,14 +361,14 @@ mod tests {
         outbox.close(4001, "/login \"now\"".into());
         assert!(outbox.drop_socket());
         assert_eq!(
-            outbox.take().await,
+            outbox.take(None).await,
             Answer::Body(
                 "{\"frames\":[1],\"close\":{\"code\":4001,\"reason\":\"/login \\\"now\\\"\"}}"
                     .into(),
                 true
             )
         );
-        assert_eq!(outbox.take().await, Answer::Unknown);
+        assert_eq!(outbox.take(None).await, Answer::Unknown);
     }
 
     #[tokio::test]
@@ -347,12 +379,12 @@ mod tests {
         }));
         let held = tokio::spawn({
             let outbox = std::sync::Arc::clone(&outbox);
-            async move { outbox.take().await }
+            async move { outbox.take(None).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         let newer = tokio::spawn({
             let outbox = std::sync::Arc::clone(&outbox);
-            async move { outbox.take().await }
+            async move { outbox.take(None).await }
         });
         let started = std::time::Instant::now();
         assert_eq!(
@@ -382,9 +414,44 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!pushed.is_finished(), "waits for room");
         assert_eq!(
-            outbox.take().await,
+            outbox.take(None).await,
+            Answer::Body("{\"frames\":[x,x]}".into(), false)
+        );
+        // Answered is not received: room comes with the next GET's ack.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!pushed.is_finished(), "waits for the acknowledgement");
+        assert_eq!(
+            outbox.take(Some(2)).await,
             Answer::Body("{\"frames\":[x,x]}".into(), false)
         );
         pushed.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_answer_the_client_did_not_get_is_answered_again() {
+        let outbox = Outbox::new(settings());
+        outbox.push("1".into()).await;
+        outbox.push("2".into()).await;
+        outbox.flush();
+        let both = Answer::Body("{\"frames\":[1,2]}".into(), false);
+        assert_eq!(outbox.take(Some(0)).await, both);
+        // The answer was lost; the browser sent the same GET again.
+        assert_eq!(outbox.take(Some(0)).await, both);
+        // Half of it arrived, say: the rest again, then the next frame.
+        assert_eq!(
+            outbox.take(Some(1)).await,
+            Answer::Body("{\"frames\":[2]}".into(), false)
+        );
+        outbox.push("3".into()).await;
+        outbox.flush();
+        assert_eq!(
+            outbox.take(Some(2)).await,
+            Answer::Body("{\"frames\":[3]}".into(), false)
+        );
+        // An acknowledgement past what was answered counts what was.
+        assert_eq!(
+            outbox.take(Some(99)).await,
+            Answer::Body("{\"frames\":[]}".into(), false)
+        );
     }
 }
