@@ -53,6 +53,18 @@ impl Report {
     }
 }
 
+/// The latency row of a request-and-answer scenario.
+pub(crate) fn latency(p: &crate::stats::Percentiles) -> String {
+    format!(
+        "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        ms(p.p50_us),
+        ms(p.p90_us),
+        ms(p.p99_us),
+        ms(p.p999_us),
+        ms(p.max_us)
+    )
+}
+
 /// Microseconds as milliseconds with 3 decimals.
 pub(crate) fn ms(us: u64) -> String {
     // Latencies are far below 2^53 µs.

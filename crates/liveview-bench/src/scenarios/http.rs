@@ -14,24 +14,15 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::{Barrier, Semaphore};
 use tokio::task::JoinSet;
 
-use super::Samples;
+use super::tally::ClientResult;
 use crate::BoxError;
 use crate::cli::HttpArgs;
 use crate::client::{Connector, html_number};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::server::Server;
-use crate::stats::{self, CpuMeter, Latency};
+use crate::stats::{self, CpuMeter};
 use crate::target;
-
-#[derive(Default)]
-struct ClientResult {
-    latency: Latency,
-    sent: u64,
-    received: u64,
-    errors: u64,
-    samples: Samples,
-}
 
 /// Runs `http`.
 pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxError> {
@@ -94,21 +85,7 @@ pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxE
     barrier.wait().await;
     let start = Instant::now();
     let cpu = CpuMeter::start(server.pid);
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(r) => {
-                total.latency.merge(&r.latency);
-                total.sent += r.sent;
-                total.received += r.received;
-                total.errors += r.errors;
-                total.samples.extend(r.samples);
-            }
-            Err(e) => {
-                total.errors += 1;
-                total.samples.add(format!("client task: {e}"));
-            }
-        }
-    }
+    total.collect(&mut set).await;
     let elapsed = start.elapsed();
     let cpu = cpu.stop();
     bar.finish();
@@ -135,17 +112,7 @@ pub(crate) async fn run(args: &HttpArgs, server: &Server) -> Result<Report, BoxE
         format!("{} requests in {:.3} s", p.count, elapsed.as_secs_f64()),
     );
     r.row("requests/s", report::thousands(rps));
-    r.row(
-        "latency",
-        format!(
-            "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            report::ms(p.p50_us),
-            report::ms(p.p90_us),
-            report::ms(p.p99_us),
-            report::ms(p.p999_us),
-            report::ms(p.max_us)
-        ),
-    );
+    r.row("latency", report::latency(&p));
     r.row("cpu (measured)", cpu.describe());
     if !total.samples.is_empty() {
         r.row("error samples", total.samples.joined());

@@ -12,14 +12,15 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Samples, connect_all};
+use super::connect_all;
+use super::tally::ClientResult;
 use crate::BoxError;
 use crate::cli::{RttArgs, ThroughputArgs};
 use crate::client::{self, Connector, ECHO_TARGET, Frame, Ws};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::server::Server;
-use crate::stats::{self, CpuMeter, Latency};
+use crate::stats::{self, CpuMeter};
 
 /// How much a phase sends.
 #[derive(Debug, Clone, Copy)]
@@ -53,18 +54,6 @@ struct Plan {
 
 /// A paced event sent later than this after it was due counts as late.
 const LATE: Duration = Duration::from_millis(2);
-
-/// What one client did.
-#[derive(Debug, Default)]
-struct ClientResult {
-    latency: Latency,
-    sent: u64,
-    received: u64,
-    errors: u64,
-    /// Paced events sent late (the client fell behind its schedule).
-    late: u64,
-    samples: Samples,
-}
 
 /// The interval between two events of one client when `clients` clients
 /// together send `rate` events per second.
@@ -191,22 +180,7 @@ async fn run(
         samples: connected.samples,
         ..ClientResult::default()
     };
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(r) => {
-                total.latency.merge(&r.latency);
-                total.sent += r.sent;
-                total.received += r.received;
-                total.errors += r.errors;
-                total.late += r.late;
-                total.samples.extend(r.samples);
-            }
-            Err(e) => {
-                total.errors += 1;
-                total.samples.add(format!("client task: {e}"));
-            }
-        }
-    }
+    total.collect(&mut set).await;
     let elapsed = start.elapsed();
     let cpu = cpu.stop();
     let others: Vec<_> = others.iter().map(CpuMeter::stop).collect();
@@ -250,17 +224,7 @@ async fn run(
             ),
         );
     }
-    r.row(
-        "latency",
-        format!(
-            "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            report::ms(p.p50_us),
-            report::ms(p.p90_us),
-            report::ms(p.p99_us),
-            report::ms(p.p999_us),
-            report::ms(p.max_us)
-        ),
-    );
+    r.row("latency", report::latency(&p));
     if others.is_empty() {
         r.row("cpu (measured)", cpu.describe());
     } else {

@@ -16,24 +16,15 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use super::Samples;
+use super::tally::ClientResult;
 use crate::BoxError;
 use crate::cli::RttArgs;
 use crate::client::{self, Connector, ECHO_TARGET, Frame};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::server::Server;
-use crate::stats::{self, CpuMeter, Latency};
+use crate::stats::{self, CpuMeter};
 use crate::target;
-
-#[derive(Default)]
-struct ClientResult {
-    latency: Latency,
-    sent: u64,
-    received: u64,
-    errors: u64,
-    samples: Samples,
-}
 
 /// One client's virtual socket: its id and its two connections.
 struct Poll {
@@ -78,21 +69,7 @@ pub(crate) async fn rtt(args: &RttArgs, server: &Server) -> Result<Report, BoxEr
     barrier.wait().await;
     let start = Instant::now();
     let cpu = CpuMeter::start(server.pid);
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(r) => {
-                total.latency.merge(&r.latency);
-                total.sent += r.sent;
-                total.received += r.received;
-                total.errors += r.errors;
-                total.samples.extend(r.samples);
-            }
-            Err(e) => {
-                total.errors += 1;
-                total.samples.add(format!("client task: {e}"));
-            }
-        }
-    }
+    total.collect(&mut set).await;
     let elapsed = start.elapsed();
     let cpu = cpu.stop();
     bar.finish();
@@ -119,17 +96,7 @@ pub(crate) async fn rtt(args: &RttArgs, server: &Server) -> Result<Report, BoxEr
         format!("{} events in {:.3} s", p.count, elapsed.as_secs_f64()),
     );
     r.row("events/s", report::thousands(eps));
-    r.row(
-        "latency",
-        format!(
-            "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            report::ms(p.p50_us),
-            report::ms(p.p90_us),
-            report::ms(p.p99_us),
-            report::ms(p.p999_us),
-            report::ms(p.max_us)
-        ),
-    );
+    r.row("latency", report::latency(&p));
     r.row("cpu (measured)", cpu.describe());
     if !total.samples.is_empty() {
         r.row("error samples", total.samples.joined());

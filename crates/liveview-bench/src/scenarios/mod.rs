@@ -8,6 +8,7 @@ pub(crate) mod idle;
 pub(crate) mod load;
 pub(crate) mod longpoll;
 pub(crate) mod storm;
+mod tally;
 
 use tokio::task::JoinSet;
 
