@@ -56,10 +56,8 @@ impl RedisCluster {
                 child: Some(child),
             });
         }
-        for node in &cluster.nodes {
-            wait_for(Duration::from_secs(10), "redis-server answers PING", || {
-                command(node.port, "PING").is_some_and(|r| r.starts_with("+PONG"))
-            });
+        for index in 0..cluster.nodes.len() {
+            cluster.wait_up(index);
         }
         let mut create = Command::new("redis-cli");
         create.arg("--cluster").arg("create");
@@ -97,6 +95,44 @@ impl RedisCluster {
             });
         }
         cluster
+    }
+
+    /// Waits until node `index` answers PING. A node that exits first
+    /// (another test took its port, or its bus port, between the pick and
+    /// its bind: ports are picked free, then given to redis-server) starts
+    /// again on new ports, a few times.
+    fn wait_up(&mut self, index: usize) {
+        for _attempt in 0..4 {
+            let port = self.nodes[index].port;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if command(port, "PING").is_some_and(|r| r.starts_with("+PONG")) {
+                    return;
+                }
+                let exited = self.nodes[index]
+                    .child
+                    .as_mut()
+                    .is_some_and(|child| child.try_wait().ok().flatten().is_some());
+                if exited {
+                    eprintln!(
+                        "redis-server on port {port} exited before answering; starting it again on other ports"
+                    );
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out after 10s waiting until redis-server on port {port} answers PING"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let port = free_port();
+            let child = self.spawn(port);
+            self.nodes[index] = Node {
+                port,
+                child: Some(child),
+            };
+        }
+        panic!("redis-server would not start (4 tries on free loopback ports)");
     }
 
     fn spawn(&self, port: u16) -> Child {
