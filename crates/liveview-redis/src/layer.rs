@@ -414,9 +414,11 @@ impl ChannelLayer for RedisLayer {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             *numbered += 1;
+            // Not logged yet: its stream entry is made by the publisher.
             let mark = Mark {
                 origin: shared.node,
                 seq: *numbered,
+                logged: None,
             };
             shared.hub.deliver_group(group, &frame.marked(group, mark));
             self.queue(

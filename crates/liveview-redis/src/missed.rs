@@ -5,12 +5,12 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use liveview::layer::{Frame, GroupCursor, Mark, NodeId, SendError};
+use liveview::layer::{Frame, GroupCursor, SendError};
 use redis::Value;
 use tokio::time::{Instant, timeout};
 
 use crate::shared::Shared;
-use crate::stream::{group_frame, stream_entry};
+use crate::stream::{mark_of, stream_entry};
 
 /// The marked messages of `group`'s stream that `cursor` has not seen,
 /// oldest first. Control messages (a kick) are not numbered, and left out:
@@ -28,9 +28,15 @@ pub(crate) async fn group_missed(
     // the members of the moment, not to it: wait until it is in the stream.
     settle(shared).await;
     let mut conn = shared.manager.clone();
+    // From the last logged message the session received (what came before
+    // it arrived, or was not the session's), else from its join.
+    let from = match cursor.after {
+        Some((ms, n)) => format!("({ms}-{n}"),
+        None => format!("{}-0", cursor.since_ms),
+    };
     let mut cmd = redis::cmd("XRANGE");
     cmd.arg(shared.names.group_key(group))
-        .arg(format!("{}-0", cursor.since_ms))
+        .arg(from)
         .arg("+")
         .arg("COUNT")
         .arg(config.replay_len);
@@ -44,7 +50,7 @@ pub(crate) async fn group_missed(
     };
     let mut missed = Vec::new();
     for entry in entries {
-        let Some((_, fields)) = stream_entry(entry) else {
+        let Some((id, fields)) = stream_entry(entry) else {
             continue;
         };
         let field = |name: &str| {
@@ -54,13 +60,13 @@ pub(crate) async fn group_missed(
                 .map_or("", |(_, v)| v.as_str())
         };
         let (origin, target, json) = (field("o"), field("t"), field("f"));
-        let Some(mark) = mark_of(origin, target) else {
+        let Some(mark) = mark_of(Some(id), origin, target) else {
             continue; // not numbered: nothing says whether it arrived
         };
         if cursor.has_seen(mark) {
             continue;
         }
-        missed.push(group_frame(group, origin, target, json));
+        missed.push(Frame::marked_json(group, mark, json));
     }
     Ok(missed)
 }
@@ -88,10 +94,3 @@ async fn settle(shared: &Shared) {
 
 /// How often [`settle`] looks again.
 const SETTLE_POLL: Duration = Duration::from_millis(2);
-
-fn mark_of(origin: &str, target: &str) -> Option<Mark> {
-    Some(Mark {
-        origin: NodeId::parse(origin)?,
-        seq: target.parse().ok()?,
-    })
-}

@@ -6,14 +6,30 @@ use std::fmt;
 use liveview::layer::{Frame, Mark, NodeId};
 use redis::Value;
 
-/// A group message as it arrived (live or from its stream): marked with
-/// its origin and number when it carries them (the target field of a
-/// group message is its number; `-` from a node that does not number).
-pub(crate) fn group_frame(group: &str, origin: &str, target: &str, json: &str) -> Frame {
-    match (NodeId::parse(origin), target.parse::<u64>()) {
-        (Some(origin), Ok(seq)) => Frame::marked_json(group, Mark { origin, seq }, json),
-        _ => Frame::from_json_text(json),
+/// A group message as it arrived (live or from its stream, entry `id`):
+/// marked with its origin, number and entry when it carries a number (the
+/// target field of a group message is its number; `-` from a node that
+/// does not number).
+pub(crate) fn group_frame(
+    group: &str,
+    id: Option<StreamId>,
+    origin: &str,
+    target: &str,
+    json: &str,
+) -> Frame {
+    match mark_of(id, origin, target) {
+        Some(mark) => Frame::marked_json(group, mark, json),
+        None => Frame::from_json_text(json),
     }
+}
+
+/// The mark of a numbered group message.
+pub(crate) fn mark_of(id: Option<StreamId>, origin: &str, target: &str) -> Option<Mark> {
+    Some(Mark {
+        origin: NodeId::parse(origin)?,
+        seq: target.parse().ok()?,
+        logged: id.map(|id| (id.0, id.1)),
+    })
 }
 
 /// A stream entry id, `ms-seq`.
@@ -76,15 +92,17 @@ mod tests {
 
     #[test]
     fn numbered_group_messages_arrive_marked() {
-        let frame = group_frame("chat", "00000000000000aa", "7", "{}");
+        let id = Some(StreamId(1_700_000_000_000, 2));
+        let frame = group_frame("chat", id, "00000000000000aa", "7", "{}");
         let mark = Mark {
             origin: NodeId::new(0xaa),
             seq: 7,
+            logged: Some((1_700_000_000_000, 2)),
         };
         assert_eq!(frame.mark(), Some(("chat", mark)));
         assert_eq!(frame.json(), "{}");
         assert_eq!(
-            group_frame("chat", "00000000000000aa", "-", "{}").mark(),
+            group_frame("chat", id, "00000000000000aa", "-", "{}").mark(),
             None
         );
     }

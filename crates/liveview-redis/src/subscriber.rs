@@ -352,7 +352,8 @@ impl Subscriber {
             tracing::debug!(channel, "liveview: dropped a malformed redis message");
             return;
         };
-        if let Some(id) = StreamId::parse(id).filter(|id| id.0 > 0) {
+        let id = StreamId::parse(id).filter(|id| id.0 > 0);
+        if let Some(id) = id {
             if let Some(state) = self.channels.get_mut(channel) {
                 if state.last.is_some_and(|last| id <= last) {
                     return; // already delivered by a replay
@@ -360,16 +361,24 @@ impl Subscriber {
                 state.last = Some(id);
             }
         }
-        self.deliver(&kind, origin, target, frame);
+        self.deliver(&kind, id, origin, target, frame);
     }
 
-    fn deliver(&self, kind: &Kind<'_>, origin: &str, target: &str, frame: &str) {
+    /// Hands a message to the hub; `id`: its stream entry.
+    fn deliver(
+        &self,
+        kind: &Kind<'_>,
+        id: Option<StreamId>,
+        origin: &str,
+        target: &str,
+        frame: &str,
+    ) {
         if NodeId::parse(origin) == Some(self.shared.node) {
             return; // our own message: delivered locally when sent
         }
         match kind {
             Kind::Group(group) => {
-                let frame = group_frame(group, origin, target, frame);
+                let frame = group_frame(group, id, origin, target, frame);
                 self.shared.hub.deliver_group(group, &frame);
             }
             Kind::Node => {
@@ -465,7 +474,7 @@ impl Subscriber {
                 if NodeId::parse(field("o")) != Some(self.shared.node) {
                     delivered += 1;
                 }
-                self.deliver(&kind, field("o"), field("t"), field("f"));
+                self.deliver(&kind, Some(id), field("o"), field("t"), field("f"));
             }
         }
         delivered

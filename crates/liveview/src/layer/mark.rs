@@ -25,13 +25,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{Frame, NodeId};
 
-/// A group message's place among the messages of the node that sent it.
+/// A group message's place among the messages of the node that sent it,
+/// and, when the layer knows it, in the layer's log of the group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mark {
     /// The node that published it.
     pub origin: NodeId,
     /// Its number among that node's messages (1, 2, …, in the order sent).
     pub seq: u64,
+    /// Where the group's log has it (the Redis stream entry id, ms and
+    /// sequence): known for a message from another node, which arrives
+    /// through the log; `None` for the sender's own copy, delivered before
+    /// it is logged. A layer hands a node the logged messages of a group
+    /// in log order.
+    pub logged: Option<(u64, u64)>,
 }
 
 /// What a page session has received of one group's messages.
@@ -43,6 +50,11 @@ pub struct GroupCursor {
     pub since_ms: u64,
     /// The last message number received from each node.
     pub seen: BTreeMap<NodeId, u64>,
+    /// The log position of the last message received from another node:
+    /// every logged message up to it was received or was not the
+    /// session's (the replay of the log starts after it).
+    #[serde(default)]
+    pub after: Option<(u64, u64)>,
 }
 
 /// The most nodes a cursor remembers (each node is one process of the
@@ -58,6 +70,7 @@ impl GroupCursor {
         GroupCursor {
             since_ms,
             seen: BTreeMap::new(),
+            after: None,
         }
     }
 
@@ -84,6 +97,9 @@ impl GroupCursor {
             }
         }
         self.seen.insert(mark.origin, mark.seq);
+        if mark.logged > self.after {
+            self.after = mark.logged;
+        }
         true
     }
 }
@@ -91,9 +107,10 @@ impl GroupCursor {
 /// A marked frame's text begins with this byte (no JSON text does, and no
 /// control frame: those begin with NUL).
 const MARK_BYTE: u8 = 0x01;
-/// The mark's header: the byte, 16 hex digits of origin, 16 of number, 4
-/// of the group name's length; then the name, then the JSON.
-const HEADER: usize = 1 + 16 + 16 + 4;
+/// The mark's header: the byte, 16 hex digits of origin, 16 of number, 16
+/// and 16 of log position (all zero: none), 4 of the group name's length;
+/// then the name, then the JSON.
+const HEADER: usize = 1 + 16 + 16 + 32 + 4;
 
 impl Frame {
     /// This frame, marked as message `mark` of `group` (for a channel
@@ -110,8 +127,9 @@ impl Frame {
         }
         let mut text = String::with_capacity(HEADER + group.len() + json.len());
         text.push(char::from(MARK_BYTE));
+        let (ms, n) = mark.logged.unwrap_or((0, 0));
         text.push_str(&format!(
-            "{:016x}{:016x}{:04x}",
+            "{:016x}{:016x}{ms:016x}{n:016x}{:04x}",
             mark.origin.as_u64(),
             mark.seq,
             group.len()
@@ -146,9 +164,16 @@ fn read(text: &str) -> Option<(&str, Mark, usize)> {
     };
     let origin = NodeId::new(hex(1..17)?);
     let seq = hex(17..33)?;
-    let len = usize::try_from(hex(33..37)?).ok()?;
+    let logged = (hex(33..49)?, hex(49..65)?);
+    let logged = (logged != (0, 0)).then_some(logged);
+    let len = usize::try_from(hex(65..69)?).ok()?;
     let group = text.get(HEADER..HEADER + len)?;
-    Some((group, Mark { origin, seq }, HEADER + len))
+    let mark = Mark {
+        origin,
+        seq,
+        logged,
+    };
+    Some((group, mark, HEADER + len))
 }
 
 /// The mark of a frame being written, and its group (in the frame's text).
@@ -190,6 +215,7 @@ mod tests {
         Mark {
             origin: NodeId::new(origin),
             seq,
+            logged: None,
         }
     }
 
@@ -227,6 +253,25 @@ mod tests {
         assert!(cursor.has_seen(mark(1, 2)) && !cursor.has_seen(mark(1, 3)));
         let json = serde_json::to_value(&cursor).unwrap();
         assert_eq!(serde_json::from_value::<GroupCursor>(json).unwrap(), cursor);
+    }
+
+    #[test]
+    fn a_log_position_travels_in_the_mark_and_the_cursor_keeps_the_last() {
+        let logged = Mark {
+            logged: Some((1_700_000_000_000, 3)),
+            ..mark(5, 9)
+        };
+        let frame = Frame::from_json_text("{}").marked("g", logged);
+        assert_eq!(frame.mark(), Some(("g", logged)));
+        let mut cursor = GroupCursor::since(0);
+        cursor.see(logged);
+        cursor.see(mark(6, 1)); // a local copy: not logged yet
+        assert_eq!(cursor.after, Some((1_700_000_000_000, 3)));
+        cursor.see(Mark {
+            logged: Some((1_700_000_000_001, 0)),
+            ..mark(5, 10)
+        });
+        assert_eq!(cursor.after, Some((1_700_000_000_001, 0)));
     }
 
     #[test]

@@ -97,6 +97,7 @@ mod tests {
         Mark {
             origin: NodeId::new(7),
             seq,
+            logged: None,
         }
     }
 
