@@ -3,9 +3,6 @@
 //! is sent to the whole group at once. htmx has no equivalent.
 //! `cargo run -p liveview --example chat`, then open http://127.0.0.1:8000 in two tabs.
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::{Ctx, Form, LiveView, Patch, context};
 
 const GROUP: &str = "chat_room";
@@ -39,13 +36,6 @@ async fn add_message(ctx: Ctx, Form(form): Form<Message>) -> liveview::Result<Pa
     ))
 }
 
-fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode, String)> {
-    templates
-        .render(name, ())
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
-}
-
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder()
         .handler("join_chat", join_chat)
@@ -56,7 +46,7 @@ fn router() -> Result<axum::Router, liveview::BuildError> {
         ))
         .build()?;
     let templates = lv.templates().clone();
-    let page = move || async move { render(&templates, "page.html") };
+    let page = move || async move { templates.page("page.html", ()) };
     Ok(axum::Router::new()
         .route("/", axum::routing::get(page))
         .merge(lv.router()))

@@ -2,22 +2,11 @@
 //! handler's patch replaces `#content`.
 //! `cargo run -p liveview --example click`, then open http://127.0.0.1:8000.
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::{LiveView, Patch};
 
 /// `@liveview_handler("update_content")`: no route of its own, the socket carries it.
 async fn update_content() -> liveview::Result<Patch> {
     Ok(Patch::html("#content", "<p>Updated content</p>"))
-}
-
-/// Renders a full page from the example's template directory.
-fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode, String)> {
-    templates
-        .render(name, ())
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
 }
 
 fn router() -> Result<axum::Router, liveview::BuildError> {
@@ -29,7 +18,7 @@ fn router() -> Result<axum::Router, liveview::BuildError> {
         ))
         .build()?;
     let templates = lv.templates().clone();
-    let page = move || async move { render(&templates, "page.html") };
+    let page = move || async move { templates.page("page.html", ()) };
     Ok(axum::Router::new()
         .route("/", axum::routing::get(page))
         .merge(lv.router()))

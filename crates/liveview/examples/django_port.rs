@@ -14,9 +14,6 @@
 //! → `{{ liveview_room() }}`, `{% liveview_headers %}` → `{{ liveview_script() }}`.
 //! `cargo run -p liveview --example django_port`, then open http://127.0.0.1:8000.
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::{Ctx, Data, Form, LiveView, Patch, context};
 
 #[derive(serde::Deserialize)]
@@ -60,13 +57,6 @@ async fn delete_item(Data(item): Data<Item>) -> liveview::Result<Patch> {
     Ok(Patch::remove(format!("#item-{}", item.item_id)))
 }
 
-fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode, String)> {
-    templates
-        .render(name, ())
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
-}
-
 /// `CHANNEL_LAYERS` → the builder: in memory by default,
 /// `.layer(liveview_redis::RedisLayer::connect(url).await?)` for Redis.
 fn router() -> Result<axum::Router, liveview::BuildError> {
@@ -80,7 +70,7 @@ fn router() -> Result<axum::Router, liveview::BuildError> {
         ))
         .build()?;
     let templates = lv.templates().clone();
-    let page = move || async move { render(&templates, "page.html") };
+    let page = move || async move { templates.page("page.html", ()) };
     Ok(axum::Router::new()
         .route("/", axum::routing::get(page))
         .merge(lv.router()))

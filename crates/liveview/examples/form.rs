@@ -2,9 +2,6 @@
 //! form's fields, the handler answers with the message for `#errors`.
 //! `cargo run -p liveview --example form`, then open http://127.0.0.1:8000.
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::{Form, LiveView, Patch};
 
 /// The form's fields, by name (`content.get('email')` in Django LiveView).
@@ -23,13 +20,6 @@ async fn validate_form(Form(form): Form<Email>) -> liveview::Result<Patch> {
     Ok(Patch::html("#errors", html))
 }
 
-fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode, String)> {
-    templates
-        .render(name, ())
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
-}
-
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder()
         .handler("validate_form", validate_form)
@@ -39,7 +29,7 @@ fn router() -> Result<axum::Router, liveview::BuildError> {
         ))
         .build()?;
     let templates = lv.templates().clone();
-    let page = move || async move { render(&templates, "page.html") };
+    let page = move || async move { templates.page("page.html", ()) };
     Ok(axum::Router::new()
         .route("/", axum::routing::get(page))
         .merge(lv.router()))

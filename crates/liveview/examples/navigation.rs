@@ -4,9 +4,6 @@
 //! reloads; links keep their `href`, so they work without the socket too.
 //! `cargo run -p liveview --example navigation`, then open http://127.0.0.1:8000.
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::{Ctx, LiveView, Patch, context};
 
 /// The sections: path, title, template.
@@ -32,14 +29,6 @@ async fn load_contact(ctx: Ctx) -> liveview::Result<Patch> {
     section(&ctx, 2)
 }
 
-fn render(templates: &Templates, index: usize) -> Result<Html<String>, (StatusCode, String)> {
-    let (_, title, section) = SECTIONS[index];
-    templates
-        .render("page.html", context! { title, section })
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
-}
-
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder()
         .handler("load_about", load_about)
@@ -54,7 +43,10 @@ fn router() -> Result<axum::Router, liveview::BuildError> {
         let templates = lv.templates().clone();
         router = router.route(
             path,
-            axum::routing::get(move || async move { render(&templates, index) }),
+            axum::routing::get(move || async move {
+                let (_, title, section) = SECTIONS[index];
+                templates.page("page.html", context! { title, section })
+            }),
         );
     }
     Ok(router.merge(lv.router()))

@@ -3,9 +3,6 @@
 //! `delay:500ms`), the handler renders the results with a template.
 //! `cargo run -p liveview --example search`, then open http://127.0.0.1:8000.
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::{Ctx, Form, LiveView, Patch, context};
 
 const ARTICLES: [&str; 6] = [
@@ -42,13 +39,6 @@ async fn search(ctx: Ctx, Form(q): Form<Query>) -> liveview::Result<Patch> {
     Ok(Patch::html("#results", html))
 }
 
-fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode, String)> {
-    templates
-        .render(name, context! { query => "" })
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
-}
-
 fn router() -> Result<axum::Router, liveview::BuildError> {
     let lv = LiveView::builder()
         .handler("search", search)
@@ -58,7 +48,7 @@ fn router() -> Result<axum::Router, liveview::BuildError> {
         ))
         .build()?;
     let templates = lv.templates().clone();
-    let page = move || async move { render(&templates, "page.html") };
+    let page = move || async move { templates.page("page.html", context! { query => "" }) };
     Ok(axum::Router::new()
         .route("/", axum::routing::get(page))
         .merge(lv.router()))

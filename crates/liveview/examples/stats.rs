@@ -5,17 +5,7 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::{LiveView, Patch};
-
-fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode, String)> {
-    templates
-        .render(name, ())
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
-}
 
 /// The app, and the task that pushes the figures every `period` (to be
 /// spawned on the runtime that serves it).
@@ -41,7 +31,7 @@ fn router(
         }
     };
     let templates = lv.templates().clone();
-    let page = move || async move { render(&templates, "page.html") };
+    let page = move || async move { templates.page("page.html", ()) };
     let router = axum::Router::new()
         .route("/", axum::routing::get(page))
         .merge(lv.router());

@@ -3,9 +3,6 @@
 //! submit event, checked against the function's limits.
 //! `cargo run -p liveview --example upload`, then open http://127.0.0.1:8000.
 
-use axum::http::StatusCode;
-use axum::response::Html;
-use liveview::templates::Templates;
 use liveview::upload::UploadConfig;
 use liveview::{Ctx, LiveView, Patch, Uploads, context};
 
@@ -18,13 +15,6 @@ async fn upload_file(ctx: Ctx, files: Uploads) -> liveview::Result<Patch> {
         "#result",
         ctx.render("result.html", context! { files })?,
     ))
-}
-
-fn render(templates: &Templates, name: &str) -> Result<Html<String>, (StatusCode, String)> {
-    templates
-        .render(name, ())
-        .map(Html)
-        .map_err(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))
 }
 
 fn router() -> Result<axum::Router, liveview::BuildError> {
@@ -43,7 +33,7 @@ fn router() -> Result<axum::Router, liveview::BuildError> {
         ))
         .build()?;
     let templates = lv.templates().clone();
-    let page = move || async move { render(&templates, "page.html") };
+    let page = move || async move { templates.page("page.html", ()) };
     Ok(axum::Router::new()
         .route("/", axum::routing::get(page))
         .merge(lv.router()))

@@ -23,6 +23,20 @@ impl TemplateError {
     }
 }
 
+/// A page route can return the error: it is logged, and the browser gets
+/// a plain `500` (the template's source and the error's detail stay on the
+/// server).
+impl axum::response::IntoResponse for TemplateError {
+    fn into_response(self) -> axum::response::Response {
+        tracing::error!(error = %self.0, "liveview: a page's template failed");
+        (
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "the page could not be rendered",
+        )
+            .into_response()
+    }
+}
+
 /// A function that customises the template environment (filters, globals).
 pub(crate) type EnvSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
 
@@ -197,6 +211,28 @@ impl Templates {
                 Ok(env.get_template(name)?.render(context)?)
             }
         }
+    }
+
+    /// Renders the named template as an HTML page: what a page route
+    /// returns (a failure is logged and answered with `500`).
+    ///
+    /// ```
+    /// use axum::response::Html;
+    /// use liveview::templates::{TemplateError, Templates};
+    ///
+    /// async fn index(templates: Templates) -> Result<Html<String>, TemplateError> {
+    ///     templates.page("index.html", liveview::context! { title => "Home" })
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// When the template does not exist or fails to render.
+    pub fn page<S: Serialize>(
+        &self,
+        name: &str,
+        context: S,
+    ) -> Result<axum::response::Html<String>, TemplateError> {
+        self.render(name, context).map(axum::response::Html)
     }
 
     /// Renders a template given as a string (HTML-escaped).

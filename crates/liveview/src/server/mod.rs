@@ -52,7 +52,7 @@ struct Server {
 /// routes that serve them to browsers.
 ///
 /// ```no_run
-/// use axum::{Router, routing::get, response::Html};
+/// use axum::{Router, routing::get};
 /// use liveview::{Form, LiveView, Patch};
 ///
 /// #[derive(serde::Deserialize)]
@@ -68,7 +68,7 @@ struct Server {
 /// let lv = LiveView::builder().templates("templates").build()?;
 /// let page = lv.templates().clone();
 /// let app = Router::new()
-///     .route("/", get(move || async move { Html(page.render("index.html", ()).unwrap_or_default()) }))
+///     .route("/", get(move || async move { page.page("index.html", ()) }))
 ///     .merge(lv.router());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 /// liveview::serve(listener, app)
