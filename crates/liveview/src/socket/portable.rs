@@ -84,8 +84,16 @@ fn replayable(snapshot: &Snapshot, seen: u64) -> bool {
     }
 }
 
+/// The groups every connection of `room` joins when it starts (`start`):
+/// its room's and `broadcast`. Not in a snapshot's `groups`, but their
+/// cursors travel too.
+fn every_connections_groups(room: &str) -> [String; 2] {
+    [crate::rooms::room_group(room), BROADCAST_GROUP.to_owned()]
+}
+
 /// Puts a snapshot's session back on a new connection: its state, its
-/// groups, its journal and its token's id.
+/// groups, its journal and its token's id; and finds, in the channel
+/// layer's log, the pushes its groups were sent while it moved.
 pub(super) async fn restore(
     app: &App,
     connection: &Connection,
@@ -103,7 +111,6 @@ pub(super) async fn restore(
     let now = unix_ms();
     let layer = &app.services.layer;
     let mut cursors = std::collections::BTreeMap::new();
-    let mut missed = Vec::new();
     for group in &snapshot.groups {
         let cursor = match snapshot.cursors.get(group) {
             Some(cursor) if exact => Some(cursor.clone()),
@@ -120,28 +127,22 @@ pub(super) async fn restore(
             continue;
         };
         connection.note_group_since(group, cursor.since_ms);
-        match layer.group_missed(group, &cursor).await {
-            Ok(frames) => missed.extend(frames),
-            Err(err) => {
-                tracing::warn!(%id, group, %err, "liveview: could not read what a moved session missed");
-            }
-        }
         cursors.insert(group.clone(), cursor);
     }
-    // Its room's group and `broadcast`, joined by every connection (as
-    // this one already is).
-    let room_group = crate::rooms::room_group(&connection.room);
-    for group in [&*room_group, BROADCAST_GROUP] {
-        let Some(cursor) = snapshot.cursors.get(group).filter(|_| exact) else {
-            continue;
-        };
+    // Its room's group and `broadcast`: this connection is in them already.
+    for group in every_connections_groups(&connection.room) {
+        if let Some(cursor) = snapshot.cursors.get(&group).filter(|_| exact) {
+            cursors.insert(group, cursor.clone());
+        }
+    }
+    let mut missed = Vec::new();
+    for (group, cursor) in &cursors {
         match layer.group_missed(group, cursor).await {
             Ok(frames) => missed.extend(frames),
             Err(err) => {
                 tracing::warn!(%id, group, %err, "liveview: could not read what a moved session missed");
             }
         }
-        cursors.insert(group.to_owned(), cursor.clone());
     }
     // A write-through snapshot has no frames: numbering goes on from what
     // the client saw.
@@ -169,12 +170,10 @@ impl Session {
         let (id, secret) = split_token(page.token())?;
         let (states, portable, groups) = self.ctx.connection().portable_parts(&self.app.portable);
         let journal = self.writer.journal()?;
-        // With its room's group and `broadcast`, which every connection
-        // joins when it starts.
+        // With its room's group and `broadcast`, joined when it started.
         let mut joined = groups.clone();
-        let room_group = crate::rooms::room_group(self.ctx.room());
-        for group in [&*room_group, liveview_protocol::BROADCAST_GROUP] {
-            joined.push((group.to_owned(), page.started_ms));
+        for group in every_connections_groups(self.ctx.room()) {
+            joined.push((group, page.started_ms));
         }
         let cursors = page.groups.snapshot(&joined);
         let snapshot = Snapshot {
