@@ -18,6 +18,7 @@
 //! [`ChannelLayer::group_missed`]: super::ChannelLayer::group_missed
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
@@ -128,12 +129,14 @@ impl Frame {
         let mut text = String::with_capacity(HEADER + group.len() + json.len());
         text.push(char::from(MARK_BYTE));
         let (ms, n) = mark.logged.unwrap_or((0, 0));
-        text.push_str(&format!(
+        // Written in place: one allocation per marked frame.
+        let _ = write!(
+            text,
             "{:016x}{:016x}{ms:016x}{n:016x}{:04x}",
             mark.origin.as_u64(),
             mark.seq,
             group.len()
-        ));
+        );
         text.push_str(group);
         text.push_str(json);
         Frame::from_json_text(text)
