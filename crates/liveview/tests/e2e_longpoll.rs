@@ -129,6 +129,14 @@ async fn round_trip_and_push(page: &Page, lv: &LiveView, runs: &Runs, text: &str
     assert_eq!(news(page).await.last().map(String::as_str), Some(text));
 }
 
+/// Whether `liveview.debug` logged an event sent since `__debug` was reset.
+async fn sent_logged(page: &Page) -> bool {
+    page.eval_bool(
+        r#"return __debug.some((line) => line.startsWith('liveview →') && line.includes('"function":"count"'))"#,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn behind_a_proxy_that_refuses_upgrades_the_page_long_polls_then_upgrades_back() {
     let (addr, lv, runs) = server(r#"data-liveview-upgrade-after="200""#).await;
@@ -154,7 +162,15 @@ async fn behind_a_proxy_that_refuses_upgrades_the_page_long_polls_then_upgrades_
                 .await
         );
         wait_connections(&lv, 1, PATIENCE).await;
+        // `liveview.debug` logs what every socket sends, the long-poll one
+        // and, below, the WebSocket it hands the session to.
+        page.eval(
+            "window.__debug = []; console.debug = (...args) => __debug.push(args.join(' '));
+             liveview.debug(true);",
+        )
+        .await;
         round_trip_and_push(&page, &lv, &runs, "over long-poll").await;
+        assert!(sent_logged(&page).await, "long-poll sends logged");
         let refused = proxy.refused_upgrades();
         // The page keeps trying (after 200 ms, 600 ms, 1.8 s, 5.4 s…).
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -225,7 +241,12 @@ async fn behind_a_proxy_that_refuses_upgrades_the_page_long_polls_then_upgrades_
             serde_json::json!([["longpoll", "websocket"], 1, true])
         );
         wait_connections(&lv, 1, PATIENCE).await;
+        page.eval("window.__debug = []").await;
         round_trip_and_push(&page, &lv, &runs, "over the WebSocket").await;
+        assert!(
+            sent_logged(&page).await,
+            "the handed-over WebSocket's sends logged"
+        );
         page.assert_no_js_errors().await;
         eprintln!(
             "ok: fell back, {clicks} clicks and {} pushes across the upgrade",

@@ -14,7 +14,13 @@ onFrame = (raw) => {
   if (debugging) console.debug('liveview ←', raw);
   if (delay > 0) setTimeout(receive, delay, raw); else receive(raw);
 };
-on('connected', () => {
-  const ws = window.liveview.socket, write = ws.send;
+// Every socket the page opens logs what it sends, from its first frame: a
+// WebSocket the long-poll transport hands over too (no 'connected' then).
+function logSends(ws) {
+  if (!ws || ws.logged) return;
+  const write = ws.send;
+  ws.logged = true;
   ws.send = (data) => { if (debugging) console.debug('liveview →', data); write.call(ws, data); };
-});
+}
+const connectUnlogged = connect;
+connect = (given) => { logSends(given); connectUnlogged(given); logSends(socket); };
