@@ -4,7 +4,8 @@
 //! [`build_app`] opens (and on first start seeds) the database, registers
 //! the handlers of [`handlers`], starts the task that pushes the figures of
 //! case 4, and returns the axum router that serves the pages, the stylesheet,
-//! the WebSocket and the browser client. `src/main.rs` serves it; the tests
+//! the WebSocket and the browser client, all under a strict
+//! Content-Security-Policy ([`csp`]). `src/main.rs` serves it; the tests
 //! start it in-process on `127.0.0.1:0`.
 //!
 //! Each page shows, beside its live widget, the template and handler source
@@ -15,6 +16,7 @@
 //! that Redis: chat messages and the visitors count reach the pages of every
 //! node; each node pushes its own figures (case 4) to its own pages.
 
+pub mod csp;
 pub mod db;
 pub mod exporter;
 pub mod handlers;
@@ -81,7 +83,8 @@ impl Config {
     }
 }
 
-/// Counts the events that reached a handler, by handler name.
+/// Counts the events that reached a handler, by handler name, and the
+/// Content-Security-Policy violations browsers reported ([`csp`]).
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     inner: Arc<MetricsInner>,
@@ -91,6 +94,7 @@ pub struct Metrics {
 struct MetricsInner {
     total: AtomicU64,
     by_function: Mutex<HashMap<String, u64>>,
+    csp_violations: AtomicU64,
 }
 
 impl Metrics {
@@ -120,6 +124,16 @@ impl Metrics {
     /// Events handled, all handlers together.
     pub fn total_events(&self) -> u64 {
         self.inner.total.load(Ordering::Relaxed)
+    }
+
+    fn csp_violation(&self) {
+        self.inner.csp_violations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Content-Security-Policy violations reported by browsers (each one
+    /// something a page tried to load or run that the policy blocked).
+    pub fn csp_violations(&self) -> u64 {
+        self.inner.csp_violations.load(Ordering::Relaxed)
     }
 }
 
@@ -314,6 +328,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
         Some(exporter) => router.merge(exporter.router()),
         None => router,
     };
+    let router = csp::protect(router, config.metrics);
     Ok(App {
         router,
         lv,

@@ -1,5 +1,5 @@
 //! The pages over plain HTTP: the index, one page per case, the deep links
-//! of case 5, the stylesheet.
+//! of case 5, the stylesheet and the page script.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,7 +38,8 @@ struct Case {
     template: &'static str,
     /// Templates the handlers render, shown whole.
     partials: &'static [&'static str],
-    /// Regions of the Rust sources shown: (file, region).
+    /// Regions of the sources shown (Rust, and the page script): (file,
+    /// region).
     code: &'static [(&'static str, &'static str)],
     /// What the same thing looks like with htmx, from the article.
     htmx: &'static str,
@@ -104,7 +105,10 @@ const CASES: [Case; 7] = [
         summary: "Every 2 s a background task renders these figures once and pushes them to every page open on this server (look at the footer of the other pages). The browser never polls.",
         template: "stats.html",
         partials: &["partials/stats.html"],
-        code: &[("src/stats.rs", "stats_task")],
+        code: &[
+            ("src/stats.rs", "stats_task"),
+            ("static/demo.js", "events_chart"),
+        ],
         htmx: r##"<div hx-get="/stats" hx-trigger="every 2s" id="stats">
     {{ stats }}
 </div>"##,
@@ -159,14 +163,17 @@ const CASES: [Case; 7] = [
     },
 ];
 
-/// Rust sources whose regions the pages show; compiled in, so they are the
-/// code that runs.
-const RUST_SOURCES: [(&str, &str); 2] = [
+/// Sources whose regions the pages show; compiled in, so they are the code
+/// that runs (and the page script the same text as served).
+const SOURCES: [(&str, &str); 3] = [
     ("src/handlers.rs", include_str!("handlers.rs")),
     ("src/stats.rs", include_str!("stats.rs")),
+    ("static/demo.js", SCRIPT),
 ];
 
 const STYLESHEET: &str = include_str!("../static/demo.css");
+/// The pages' only script besides the client (a hook of case 4).
+const SCRIPT: &str = include_str!("../static/demo.js");
 
 /// A piece of code shown beside a widget.
 #[derive(Debug, Serialize)]
@@ -195,7 +202,14 @@ pub(crate) fn router(site: Site) -> Router {
             "/contact",
             get(|s: State<Arc<Site>>| render(s, Page::Navigation(Section::Contact))),
         )
-        .route("/static/demo.css", get(stylesheet));
+        .route(
+            "/static/demo.css",
+            get(|| asset("text/css; charset=utf-8", STYLESHEET)),
+        )
+        .route(
+            "/static/demo.js",
+            get(|| asset("text/javascript; charset=utf-8", SCRIPT)),
+        );
     for (index, case) in CASES.iter().enumerate() {
         let page = if case.slug == "navigation" {
             Page::Navigation(Section::Home)
@@ -209,13 +223,15 @@ pub(crate) fn router(site: Site) -> Router {
         .with_state(site)
 }
 
-async fn stylesheet() -> Response {
+/// A file of `static/`, compiled in; revalidated on every load (it is small,
+/// and the demo is edited while it runs).
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        STYLESHEET,
+        body,
     )
         .into_response()
 }
@@ -325,7 +341,7 @@ fn snippets(site: &Site, case: &Case) -> Vec<Snippet> {
         }
     }
     for (file, region) in case.code {
-        let text = RUST_SOURCES
+        let text = SOURCES
             .iter()
             .find(|(name, _)| name == file)
             .and_then(|(_, text)| source::region(text, region));
@@ -348,10 +364,7 @@ mod tests {
     fn every_case_shows_real_code() {
         for case in &CASES {
             for (file, region) in case.code {
-                let (_, text) = RUST_SOURCES
-                    .iter()
-                    .find(|(n, _)| n == file)
-                    .unwrap_or(&("", ""));
+                let (_, text) = SOURCES.iter().find(|(n, _)| n == file).unwrap_or(&("", ""));
                 let code = source::region(text, region);
                 assert!(code.is_some(), "{file} has no region {region}");
             }

@@ -21,6 +21,7 @@ async fn index_links_to_every_case_and_a_click_updates_content() {
     let demo = Demo::start().await;
     let site = &Site::direct(&demo);
     Browser::run("demo_case1_click", |page| cases::click(site, page)).await;
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -28,6 +29,7 @@ async fn forms_are_validated_on_the_server_with_errors_per_field() {
     let demo = Demo::start().await;
     let site = &Site::direct(&demo);
     Browser::run("demo_case2_forms", |page| cases::forms(site, page)).await;
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -35,6 +37,7 @@ async fn search_waits_for_a_pause_and_sends_one_event() {
     let demo = Demo::start().await;
     let site = &Site::direct(&demo);
     Browser::run("demo_case3_search", |page| cases::search(site, page)).await;
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -42,6 +45,7 @@ async fn stats_are_pushed_to_every_page_without_polling() {
     let demo = Demo::start().await;
     let site = &Site::direct(&demo);
     Browser::run("demo_case4_stats", |page| cases::stats(site, page)).await;
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -49,6 +53,7 @@ async fn spa_navigation_swaps_content_updates_url_and_title_and_history_works() 
     let demo = Demo::start().await;
     let site = &Site::direct(&demo);
     Browser::run("demo_case5_spa", |page| cases::navigation(site, page)).await;
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -60,6 +65,7 @@ async fn chat_messages_reach_the_other_browser_are_stored_and_bad_input_is_refus
         Browser::run("demo_case6_chat_bob", |bob| cases::chat(site, alice, bob)).await;
     })
     .await;
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -67,6 +73,7 @@ async fn files_are_uploaded_over_the_socket_and_described() {
     let demo = Demo::start().await;
     let site = &Site::direct(&demo);
     Browser::run("demo_case7_upload", |page| cases::upload(site, page)).await;
+    demo.assert_no_csp_violations().await;
 }
 
 /// A page whose socket drops (cut by a proxy, no close frame) resumes its
@@ -149,6 +156,34 @@ async fn visitors_in_real_time_count_two_browsers_and_one_leaving() {
         // Bob's browser has quit.
         ann.wait_for_text("#visitors", "You are alone").await;
         assert_eq!(demo.metrics.total_events(), 0, "no page sent an event");
+    })
+    .await;
+}
+
+/// The check the cases end with sees what the policy blocks: an inline
+/// script added to a page does not run, and the browser reports it.
+#[tokio::test]
+async fn the_content_security_policy_blocks_an_inline_script_and_it_is_reported() {
+    let demo = Demo::start().await;
+    let demo = &demo;
+    Browser::run("demo_csp_violation", |page| async move {
+        page.goto(&demo.url("/click")).await;
+        page.wait_until("return liveview.connected").await;
+        page.eval(
+            "const s = document.createElement('script'); s.text = 'window.__ran = true';
+             document.head.append(s);",
+        )
+        .await;
+        assert_eq!(
+            page.eval("return window.__ran === true").await,
+            serde_json::json!(false),
+            "blocked"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while demo.metrics.csp_violations() == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "no report came");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     })
     .await;
 }

@@ -39,6 +39,7 @@ async fn a_click_updates_content_over_long_polling() {
     let site = &Site::long_polling(&demo, proxy.addr());
     Browser::run("demo_longpoll_case1_click", |page| cases::click(site, page)).await;
     refused(&proxy, 2);
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -47,6 +48,7 @@ async fn forms_are_validated_on_the_server_over_long_polling() {
     let site = &Site::long_polling(&demo, proxy.addr());
     Browser::run("demo_longpoll_case2_forms", |page| cases::forms(site, page)).await;
     refused(&proxy, 1);
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -58,6 +60,7 @@ async fn search_sends_one_event_after_a_pause_over_long_polling() {
     })
     .await;
     refused(&proxy, 1);
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -66,6 +69,7 @@ async fn stats_are_pushed_to_every_page_over_long_polling() {
     let site = &Site::long_polling(&demo, proxy.addr());
     Browser::run("demo_longpoll_case4_stats", |page| cases::stats(site, page)).await;
     refused(&proxy, 2);
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -77,6 +81,7 @@ async fn spa_navigation_and_history_work_over_long_polling() {
     })
     .await;
     refused(&proxy, 2);
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -88,6 +93,7 @@ async fn files_are_uploaded_and_described_over_long_polling() {
     })
     .await;
     refused(&proxy, 1);
+    demo.assert_no_csp_violations().await;
 }
 
 #[tokio::test]
@@ -102,4 +108,5 @@ async fn chat_messages_reach_the_other_browser_over_long_polling() {
     })
     .await;
     refused(&proxy, 3);
+    demo.assert_no_csp_violations().await;
 }

@@ -14,6 +14,7 @@ use support::Demo;
 #[tokio::test]
 async fn the_demo_uses_the_client_toolkit() {
     let demo = Demo::start().await;
+    let demo = &demo;
     Browser::run("demo_client_toolkit", |page| async move {
         // A command: the panel closes and opens without a round trip.
         page.goto(&demo.url("/click")).await;
@@ -67,4 +68,5 @@ async fn the_demo_uses_the_client_toolkit() {
         .await;
     })
     .await;
+    demo.assert_no_csp_violations().await;
 }

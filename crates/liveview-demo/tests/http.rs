@@ -86,6 +86,7 @@ async fn case_pages_show_their_template_and_handler_source() {
             &[
                 "Patch::html(&quot;#stats&quot;, html)",
                 "channels.group_send(&amp;app.pages, patch)",
+                "liveview.hooks.EventsChart = {",
             ],
         ),
         ("/navigation", &[".with_url(section.path())", "load_about"]),
@@ -122,13 +123,123 @@ async fn deep_links_render_the_section_over_http() {
 }
 
 #[tokio::test]
-async fn stylesheet_is_served() {
+async fn stylesheet_and_page_script_are_served() {
     let demo = Demo::start().await;
     let (status, head, body) = demo.get("/static/demo.css").await;
     assert_eq!(status, 200);
     assert!(head.to_ascii_lowercase().contains("content-type: text/css"));
     assert!(body.contains(".lv-busy"));
     assert!(body.contains("#no-connection") || body.contains(".banner"));
+    let (status, head, body) = demo.get("/static/demo.js").await;
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/javascript")
+    );
+    assert!(body.contains("liveview.hooks.EventsChart"));
+}
+
+/// The value of a response head's `name` header (lower-case name).
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[tokio::test]
+async fn every_response_carries_a_strict_content_security_policy_the_pages_keep() {
+    let demo = Demo::start().await;
+    let client = liveview::client::script_url();
+    let others = [
+        "/static/demo.css",
+        "/static/demo.js",
+        "/no-such-page",
+        &client,
+    ];
+    for path in PAGES.iter().map(|(path, _)| *path).chain(others) {
+        let (_, head, body) = demo.get(path).await;
+        assert_eq!(
+            header(&head, "content-security-policy"),
+            Some(liveview_demo::csp::POLICY),
+            "{path}"
+        );
+        if !head
+            .to_ascii_lowercase()
+            .contains("content-type: text/html")
+        {
+            continue;
+        }
+        // What the policy would block: an inline script, an inline style.
+        for (at, _) in body.match_indices("<script") {
+            let tag = &body[at..at + body[at..].find('>').unwrap()];
+            assert!(
+                tag.contains(" src=\""),
+                "{path} has an inline script: {tag}"
+            );
+        }
+        assert!(!body.contains(" style=\""), "{path} has an inline style");
+        assert!(!body.contains("<style"), "{path} has a style element");
+    }
+    let policy = liveview_demo::csp::POLICY;
+    for directive in [
+        "script-src 'self';",
+        "style-src 'self';",
+        "connect-src 'self';",
+        "object-src 'none';",
+        "frame-ancestors 'none';",
+    ] {
+        assert!(policy.contains(directive), "{directive}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+}
+
+/// A plain HTTP/1.1 `POST` of `body` on its own connection: the status.
+async fn post(demo: &Demo, path: &str, content_type: &str, body: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(demo.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        demo.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (413) and close before reading it all.
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response);
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn violation_reports_are_counted_and_bounded() {
+    let demo = Demo::start().await;
+    let report = json!({"csp-report": {
+        "document-uri": demo.url("/stats"),
+        "violated-directive": "script-src-elem",
+        "blocked-uri": "inline",
+    }});
+    let status = post(
+        &demo,
+        "/csp-report",
+        "application/csp-report",
+        report.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(demo.metrics.csp_violations(), 1);
+    let huge = vec![b'x'; 64 * 1024];
+    let status = post(&demo, "/csp-report", "application/csp-report", &huge).await;
+    assert_eq!(status, 413, "a report over 16 KiB is refused");
+    assert_eq!(demo.metrics.csp_violations(), 1, "and not counted");
+    let (status, _, _) = demo.get("/csp-report").await;
+    assert_eq!(status, 405, "reports are POSTed");
 }
 
 #[tokio::test]

@@ -53,6 +53,18 @@ impl Demo {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Fails when a browser reported a Content-Security-Policy violation
+    /// on this demo's pages (something a page loaded or ran that the
+    /// demo's policy blocks), after a moment for reports still on their way.
+    pub async fn assert_no_csp_violations(&self) {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(
+            self.metrics.csp_violations(),
+            0,
+            "the browser reported CSP violations (the demo's log has them)"
+        );
+    }
+
     /// A plain HTTP/1.1 GET: status, head, body.
     pub async fn get(&self, path: &str) -> (u16, String, String) {
         liveview_e2e::http_get(self.addr, path).await
