@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use minijinja::value::Kwargs;
 use minijinja::{AutoEscape, Environment, Value};
 use minijinja_autoreload::AutoReloader;
 use serde::Serialize;
@@ -45,6 +46,10 @@ pub(crate) type EnvSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
 ///
 /// - `{{ liveview_script() }}`: the `<script>` tag of the browser client
 ///   (also available as `liveview_headers()`, Django LiveView's name);
+///   `{{ liveview_script(nonce=csp_nonce) }}` gives it a
+///   Content-Security-Policy nonce (base64 characters only; anything else
+///   fails the render), for a policy of `'nonce-…'` scripts (see
+///   docs/security.md, "Content Security Policy");
 /// - `{{ liveview_room() }}`: a new unguessable room id (122 random bits),
 ///   for `<html data-room="{{ liveview_room() }}">`; signed, with an
 ///   expiry, when the builder has a
@@ -163,8 +168,29 @@ fn environment(
     env
 }
 
-fn script_tag() -> Value {
-    Value::from_safe_string(client::script_tag().to_owned())
+fn script_tag(options: Kwargs) -> Result<Value, minijinja::Error> {
+    let nonce: Option<&str> = options.get("nonce")?;
+    options.assert_all_used()?;
+    match nonce {
+        None => Ok(Value::from_safe_string(client::script_tag().to_owned())),
+        // Written into the tag as it is: only characters that cannot end
+        // the attribute (a nonce is base64, RFC 4648, either alphabet).
+        Some(nonce) if is_nonce(nonce) => Ok(Value::from_safe_string(format!(
+            "<script src=\"{}\" defer nonce=\"{nonce}\"></script>",
+            client::script_url()
+        ))),
+        Some(_) => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "liveview_script: a nonce is base64 (A-Z, a-z, 0-9, +, /, -, _, =), at least one character",
+        )),
+    }
+}
+
+fn is_nonce(nonce: &str) -> bool {
+    !nonce.is_empty()
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='))
 }
 
 /// `liveview_room()`: a signed room with a secret, a random one without
@@ -328,6 +354,40 @@ mod tests {
         assert!(tag.starts_with("<script src=\"/liveview/liveview."));
         assert_eq!(room.len(), 32);
         assert!(room.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn the_script_tag_takes_a_csp_nonce_and_nothing_that_could_end_the_attribute() {
+        let templates = Templates::builder().build();
+        let tag = templates
+            .render_str(
+                "{{ liveview_script(nonce=n) }}",
+                minijinja::context! { n => "r4nd0m+/_-==" },
+            )
+            .unwrap();
+        assert_eq!(
+            tag,
+            format!(
+                "<script src=\"{}\" defer nonce=\"r4nd0m+/_-==\"></script>",
+                client::script_url()
+            )
+        );
+        for bad in ["", "x\" onload=\"alert(1)", "a b", "<"] {
+            let err = templates
+                .render_str(
+                    "{{ liveview_script(nonce=n) }}",
+                    minijinja::context! { n => bad },
+                )
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("a nonce is base64"),
+                "{bad:?}: {err}"
+            );
+        }
+        let err = templates
+            .render_str("{{ liveview_script(nonse='abc') }}", ())
+            .unwrap_err();
+        assert!(err.to_string().contains("nonse"), "{err}");
     }
 
     #[test]
