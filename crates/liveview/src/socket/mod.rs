@@ -8,6 +8,8 @@
 //! slow handler pushes back on the client through TCP), and for the
 //! liveness timer.
 //!
+//! - `open`: a new socket's first steps (its id, its groups, its session,
+//!   the first frames);
 //! - `dispatch`: what a client frame does (an event through its checks to
 //!   its handler, an upload request, a chunk), and turning a finished
 //!   handler into its answer;
@@ -21,6 +23,7 @@
 
 mod dispatch;
 mod io;
+mod open;
 mod portable;
 mod refusal;
 mod resume;
@@ -33,7 +36,7 @@ use std::time::Duration;
 use axum::extract::ws::Message;
 use futures_util::future::Either;
 use http::request::Parts;
-use liveview_protocol::{BROADCAST_GROUP, Dialect};
+use liveview_protocol::Dialect;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
@@ -42,10 +45,10 @@ use self::io::{End, Step, Writer, close, overflowed, read_error};
 use self::portable::Restored;
 use self::resume::{HandOver, Page, PageEvent};
 use crate::app::App;
-use crate::ctx::{Connection, Ctx};
-use crate::layer::{ConnId, Control, Mailbox, MailboxReceiver, Outgoing, Signal};
+use crate::ctx::Ctx;
+use crate::layer::{Control, MailboxReceiver, Outgoing, Signal};
 use crate::limits::RateLimiter;
-use crate::session::{Guard, Journal};
+use crate::session::Guard;
 use crate::transport::Socket;
 use crate::upload::UploadTable;
 
@@ -80,9 +83,12 @@ pub(crate) struct Accepted {
 /// a socket (it counts the connection).
 ///
 /// Not an `async fn`: a task's future is as large as its largest state, and
-/// an async wrapper around [`start`] would keep a second copy of the socket
-/// and the request for every connection. Only a socket opened to resume a
-/// session pays for one (boxed).
+/// an async function keeps its arguments for as long as it runs. What the
+/// connection opens with (the socket, the request, the guard) travels in a
+/// box to [`open`](open::open), which turns it into the [`Session`] and
+/// frees it; an idle connection's task holds the session and its loop only.
+/// Only a socket opened to resume a session pays for reading the request
+/// first (boxed).
 pub(crate) fn run<G: Send + 'static>(
     socket: Socket,
     app: Arc<App>,
@@ -91,21 +97,45 @@ pub(crate) fn run<G: Send + 'static>(
 ) -> impl Future<Output = ()> + Send {
     let guard: Guard = Box::new(guard);
     if !(accepted.dialect.has_sessions() && accepted.resume) {
-        return Either::Left(start(socket, app, accepted, guard, Beginning::Fresh(None)));
+        let opening = Opening {
+            socket,
+            app,
+            accepted,
+            guard,
+            beginning: Beginning::Fresh(None),
+        };
+        return Either::Left(start(Box::new(opening)));
     }
     Either::Right(Box::pin(async move {
-        let beginning = match resume::hand_over(socket, guard, &app, &accepted.room).await {
-            HandOver::Done => return,
-            HandOver::Fresh(socket, guard, refusal) => {
-                (socket, guard, Beginning::Fresh(Some(refusal)))
-            }
-            HandOver::Restore(socket, guard, restored) => {
-                (socket, guard, Beginning::Restored(restored))
-            }
+        let (socket, guard, beginning) =
+            match resume::hand_over(socket, guard, &app, &accepted.room).await {
+                HandOver::Done => return,
+                HandOver::Fresh(socket, guard, refusal) => {
+                    (socket, guard, Beginning::Fresh(Some(refusal)))
+                }
+                HandOver::Restore(socket, guard, restored) => {
+                    (socket, guard, Beginning::Restored(restored))
+                }
+            };
+        let opening = Opening {
+            socket,
+            app,
+            accepted,
+            guard,
+            beginning,
         };
-        let (socket, guard, beginning) = beginning;
-        start(socket, app, accepted, guard, beginning).await;
+        start(Box::new(opening)).await;
     }))
+}
+
+/// What a connection opens with, until [`open`](open::open) makes its
+/// session of it.
+struct Opening {
+    socket: Socket,
+    app: Arc<App>,
+    accepted: Accepted,
+    guard: Guard,
+    beginning: Beginning,
 }
 
 /// How a connection's session begins.
@@ -116,89 +146,17 @@ enum Beginning {
     Restored(Box<Restored>),
 }
 
-/// Runs a session on `socket` until it ends.
-async fn start(
-    socket: Socket,
-    app: Arc<App>,
-    accepted: Accepted,
-    guard: Guard,
-    beginning: Beginning,
-) {
-    let Accepted {
-        room,
-        room_claims,
-        dialect,
-        request,
+/// Runs a session on its socket until it ends.
+async fn start(opening: Box<Opening>) {
+    // Boxed: its state (the opening, the joins, the first frames) is over
+    // before the loop starts, and would otherwise stay in every task.
+    let open::Opened {
+        mut session,
+        outbox,
         shutdown,
-        deadline,
-        resume: _,
-    } = accepted;
-    let _open = crate::telemetry::ConnectionOpen::new();
-    let layer = &app.services.layer;
-    let id = ConnId::next(layer.node());
-    let (mailbox, outbox) = Mailbox::new(app.limits.outgoing_queue);
-    layer.attach(id, mailbox.clone());
-    // The room's group has its own namespace: a room named like an app's
-    // group does not receive it.
-    let room_group = crate::rooms::room_group(&room);
-    for group in [&*room_group, BROADCAST_GROUP] {
-        if let Err(err) = layer.group_add(group, id).await {
-            tracing::warn!(%id, group, %err, "liveview: could not join group");
-        }
-    }
-    tracing::debug!(%id, room = &*room, ?dialect, "liveview: connected");
-    let connection =
-        Arc::new(Connection::new(id, room, request, mailbox).with_room_claims(room_claims));
-    let limits = &app.limits;
-    let (page, journal) = match (&beginning, dialect.has_sessions()) {
-        (_, false) => (None, None),
-        (Beginning::Fresh(_), true) => (
-            Some(Page::start(&app, &connection.room, None)),
-            Some(Journal::new(limits.replay_frames, limits.replay_bytes)),
-        ),
-        (Beginning::Restored(restored), true) => {
-            // Boxed: rare, and its state would make every task larger.
-            let (page, journal) = Box::pin(portable::restore(&app, &connection, restored)).await;
-            (Some(page), Some(journal))
-        }
-    };
-    let journal = journal.map(Box::new);
-    let ctx = Ctx::new(connection, Arc::clone(&app.services));
-    let limiter = app
-        .limits
-        .events_per_second
-        .map(|rate| RateLimiter::new(rate, app.limits.event_burst));
-    let budget = app
-        .limits
-        .frame_budget
-        .map(|(rate, burst)| RateLimiter::new(rate, burst));
-    let mut session = Session {
-        writer: Writer::new(
-            socket,
-            app.limits.write_timeout,
-            journal,
-            app.metrics.wire(),
-        ),
-        app: Arc::clone(&app),
-        ctx,
-        dialect,
-        limiter,
-        budget,
-        in_flight: None,
-        last_seen: Instant::now(),
-        uploads: None,
-        deadline: None,
-        page,
-        guard: Some(guard),
-    };
-    session.deadline = deadline.map(Instant::from_std);
-    let connected = match beginning {
-        Beginning::Fresh(refused) => Box::pin(session.begin(refused)).await,
-        Beginning::Restored(restored) => {
-            tracing::debug!(%id, seen = restored.seen, "liveview: session resumed from a snapshot");
-            Box::pin(session.resumed(restored.seen)).await
-        }
-    };
+        connected,
+        _open,
+    } = Box::pin(open::open(opening)).await;
     let end = match connected {
         Ok(()) => session.serve(outbox, shutdown).await,
         Err(end) => end,
@@ -217,9 +175,11 @@ async fn start(
         End::Gone | End::Lost => {}
     }
     session.forget_snapshot();
+    let app = Arc::clone(&session.app);
     if let Some(page) = &mut session.page {
         page.end(&app);
     }
+    let id = session.ctx.id();
     app.services.layer.detach(id).await;
     drop(session);
     tracing::debug!(%id, "liveview: disconnected");
