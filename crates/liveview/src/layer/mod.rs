@@ -44,18 +44,19 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod hub;
+mod mailbox;
 mod mark;
 mod memory;
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
 use liveview_protocol::{Patch, ServerFrame};
-use tokio::sync::mpsc;
 
 pub use hub::LocalHub;
+pub use mailbox::Mailbox;
+pub(crate) use mailbox::MailboxReceiver;
 pub(crate) use mark::split as split_mark;
 pub use mark::{GroupCursor, Mark};
 pub use memory::InMemoryLayer;
@@ -344,110 +345,6 @@ pub(crate) enum Signal {
     Control(Control),
     /// From `Ctx::expire_at`: the connection's new deadline.
     Expire(std::time::Instant),
-}
-
-/// The sending end of one connection's outgoing queue.
-///
-/// Delivery never blocks and never waits: a connection whose queue holds
-/// more than its limit of undelivered frames is closed (code 1013) rather
-/// than letting memory grow without bound.
-#[derive(Clone)]
-pub struct Mailbox {
-    tx: mpsc::UnboundedSender<Outgoing>,
-    depth: Arc<AtomicUsize>,
-    limit: usize,
-}
-
-/// Depth value that marks a mailbox whose queue has overflowed.
-const OVERFLOWED: usize = usize::MAX / 2;
-
-impl Mailbox {
-    pub(crate) fn new(limit: usize) -> (Mailbox, MailboxReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let depth = Arc::new(AtomicUsize::new(0));
-        let mailbox = Mailbox {
-            tx,
-            depth: Arc::clone(&depth),
-            limit,
-        };
-        (mailbox, MailboxReceiver { rx, depth })
-    }
-
-    /// Queues a frame for the connection. Returns `false` when the
-    /// connection is gone or its queue is full (the frame is dropped).
-    pub fn deliver(&self, frame: Frame) -> bool {
-        let queued = self.depth.fetch_add(1, Ordering::AcqRel);
-        if queued >= self.limit {
-            if queued < OVERFLOWED {
-                // First overflow: tell the socket task to close, once.
-                self.depth.store(OVERFLOWED, Ordering::Release);
-                let _ = self.tx.send(Outgoing::Signal(Box::new(Signal::Overflow)));
-            }
-            return false;
-        }
-        if self.tx.send(Outgoing::Frame(frame)).is_err() {
-            self.depth.fetch_sub(1, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-
-    /// Hands a control message to the connection's socket task. It does
-    /// not count against the queue's limit (a kick must get through to a
-    /// connection whose queue is full); returns `false` when the
-    /// connection is gone.
-    pub fn control(&self, control: Control) -> bool {
-        self.tx
-            .send(Outgoing::Signal(Box::new(Signal::Control(control))))
-            .is_ok()
-    }
-
-    /// Sets the connection's deadline (not counted against the limit).
-    pub(crate) fn expire_at(&self, at: std::time::Instant) -> bool {
-        self.tx
-            .send(Outgoing::Signal(Box::new(Signal::Expire(at))))
-            .is_ok()
-    }
-
-    /// True once the connection's socket task has ended.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
-
-impl fmt::Debug for Mailbox {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mailbox")
-            .field("queued", &self.depth.load(Ordering::Relaxed))
-            .field("limit", &self.limit)
-            .finish()
-    }
-}
-
-/// The receiving end, owned by the connection's socket task.
-#[derive(Debug)]
-pub(crate) struct MailboxReceiver {
-    rx: mpsc::UnboundedReceiver<Outgoing>,
-    depth: Arc<AtomicUsize>,
-}
-
-impl MailboxReceiver {
-    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
-        let item = self.rx.recv().await;
-        if let Some(Outgoing::Frame(_)) = item {
-            self.depth.fetch_sub(1, Ordering::AcqRel);
-        }
-        item
-    }
-
-    /// Takes an already-queued item without waiting (to batch writes).
-    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
-        let item = self.rx.try_recv().ok();
-        if let Some(Outgoing::Frame(_)) = item {
-            self.depth.fetch_sub(1, Ordering::AcqRel);
-        }
-        item
-    }
 }
 
 /// Moves frames to connections, groups and everyone, across nodes.

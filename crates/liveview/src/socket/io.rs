@@ -20,7 +20,6 @@ pub(super) mod close {
     pub(in crate::socket) const INVALID_PAYLOAD: u16 = 1007;
     pub(in crate::socket) const POLICY: u16 = 1008;
     pub(in crate::socket) const TOO_BIG: u16 = 1009;
-    pub(in crate::socket) const INTERNAL: u16 = 1011;
     pub(in crate::socket) const RESTART: u16 = 1012;
     pub(in crate::socket) const TRY_AGAIN_LATER: u16 = 1013;
     /// Private range: the session ended (a kick, or the connection's

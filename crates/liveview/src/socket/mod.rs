@@ -240,8 +240,8 @@ impl Session {
                     Box::pin(self.on_completion(completion, &mut outbox)).await
                 }
                 item = outbox.recv() => match item {
-                    Some(Outgoing::Frame(frame)) => self.push(frame.into_inner(), &mut outbox).await,
-                    Some(Outgoing::Signal(signal)) => match *signal {
+                    Outgoing::Frame(frame) => self.push(frame.into_inner(), &mut outbox).await,
+                    Outgoing::Signal(signal) => match *signal {
                         Signal::Overflow => Err(overflowed(self.ctx.id())),
                         Signal::Control(control) => Err(self.on_control(control)),
                         Signal::Expire(at) => {
@@ -254,8 +254,6 @@ impl Session {
                             Ok(())
                         }
                     },
-                    // The connection holds a sender: the channel cannot close.
-                    None => Err(End::Close(close::INTERNAL, "internal error")),
                 },
                 // Before the socket: a client streaming chunks must not
                 // starve its table's sweep.

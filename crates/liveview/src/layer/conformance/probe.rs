@@ -12,9 +12,6 @@ use crate::layer::{
 pub(super) struct Probe {
     pub(super) id: ConnId,
     rx: MailboxReceiver,
-    /// Keeps the queue open after a detach, so that a frame delivered to a
-    /// detached connection would be seen rather than lost.
-    _keep: Mailbox,
 }
 
 impl Probe {
@@ -24,12 +21,8 @@ impl Probe {
 
     pub(super) fn attach_as<L: ChannelLayer>(layer: &L, id: ConnId) -> Probe {
         let (mailbox, rx) = Mailbox::new(QUEUE);
-        layer.attach(id, mailbox.clone());
-        Probe {
-            id,
-            rx,
-            _keep: mailbox,
-        }
+        layer.attach(id, mailbox);
+        Probe { id, rx }
     }
 
     pub(super) async fn next(
@@ -38,8 +31,8 @@ impl Probe {
         waiting_for: &str,
     ) -> Result<String, ConformanceError> {
         match tokio::time::timeout(PATIENCE, self.rx.recv()).await {
-            Ok(Some(Outgoing::Frame(frame))) => Ok(frame.json().to_owned()),
-            Ok(Some(Outgoing::Signal(signal))) => match *signal {
+            Ok(Outgoing::Frame(frame)) => Ok(frame.json().to_owned()),
+            Ok(Outgoing::Signal(signal)) => match *signal {
                 Signal::Control(control) => Ok(control_text(&control)),
                 Signal::Expire(_) => Ok("expire".to_owned()),
                 Signal::Overflow => Err(fail(
@@ -50,13 +43,6 @@ impl Probe {
                     ),
                 )),
             },
-            Ok(None) => Err(fail(
-                check,
-                format!(
-                    "connection {}: queue closed waiting for {waiting_for}",
-                    self.id
-                ),
-            )),
             Err(_) => Err(fail(
                 check,
                 format!(
@@ -96,8 +82,8 @@ impl Probe {
         why: &str,
     ) -> Result<(), ConformanceError> {
         match tokio::time::timeout(wait, self.rx.recv()).await {
-            Err(_) | Ok(None) => Ok(()),
-            Ok(Some(Outgoing::Frame(frame))) => Err(fail(
+            Err(_) => Ok(()),
+            Ok(Outgoing::Frame(frame)) => Err(fail(
                 check,
                 format!(
                     "connection {} (node {}) got {} but {why}",
@@ -106,7 +92,7 @@ impl Probe {
                     frame.as_str()
                 ),
             )),
-            Ok(Some(Outgoing::Signal(signal))) => Err(fail(
+            Ok(Outgoing::Signal(signal)) => Err(fail(
                 check,
                 match *signal {
                     Signal::Overflow => format!("connection {} overflowed but {why}", self.id),
