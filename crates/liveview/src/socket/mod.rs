@@ -87,44 +87,29 @@ pub(crate) struct Accepted {
 /// connection opens with (the socket, the request, the guard) travels in a
 /// box to [`open`](open::open), which turns it into the [`Session`] and
 /// frees it; an idle connection's task holds the session and its loop only.
-/// Only a socket opened to resume a session pays for reading the request
-/// first (boxed).
+/// A socket opened to resume a session first reads which one, in a boxed
+/// future of its own too.
 pub(crate) fn run<G: Send + 'static>(
     socket: Socket,
     app: Arc<App>,
     accepted: Accepted,
     guard: G,
 ) -> impl Future<Output = ()> + Send {
-    let guard: Guard = Box::new(guard);
-    if !(accepted.dialect.has_sessions() && accepted.resume) {
-        let opening = Opening {
-            socket,
-            app,
-            accepted,
-            guard,
-            beginning: Beginning::Fresh(None),
-        };
-        return Either::Left(start(Box::new(opening)));
+    let resume = accepted.dialect.has_sessions() && accepted.resume;
+    let opening = Box::new(Opening {
+        socket,
+        app,
+        accepted,
+        guard: Box::new(guard),
+    });
+    if !resume {
+        return Either::Left(start(opening, Beginning::Fresh(None)));
     }
     Either::Right(Box::pin(async move {
-        let (socket, guard, beginning) =
-            match resume::hand_over(socket, guard, &app, &accepted.room).await {
-                HandOver::Done => return,
-                HandOver::Fresh(socket, guard, refusal) => {
-                    (socket, guard, Beginning::Fresh(Some(refusal)))
-                }
-                HandOver::Restore(socket, guard, restored) => {
-                    (socket, guard, Beginning::Restored(restored))
-                }
-            };
-        let opening = Opening {
-            socket,
-            app,
-            accepted,
-            guard,
-            beginning,
-        };
-        start(Box::new(opening)).await;
+        // Boxed, as the opening: the task that goes on keeps neither.
+        if let Some((opening, beginning)) = Box::pin(hand_over(opening)).await {
+            start(opening, beginning).await;
+        }
     }))
 }
 
@@ -135,7 +120,35 @@ struct Opening {
     app: Arc<App>,
     accepted: Accepted,
     guard: Guard,
-    beginning: Beginning,
+}
+
+/// Reads the first frame of a socket opened to resume a session and hands
+/// the socket over: to the session's task in this process (`None`: nothing
+/// more to do here), or back, to begin a session restored from a snapshot
+/// or, when it could not be resumed, a fresh one.
+async fn hand_over(opening: Box<Opening>) -> Option<(Box<Opening>, Beginning)> {
+    let Opening {
+        socket,
+        app,
+        accepted,
+        guard,
+    } = *opening;
+    let (socket, guard, beginning) = match resume::hand_over(socket, guard, &app, &accepted.room)
+        .await
+    {
+        HandOver::Done => return None,
+        HandOver::Fresh(socket, guard, refusal) => (socket, guard, Beginning::Fresh(Some(refusal))),
+        HandOver::Restore(socket, guard, restored) => {
+            (socket, guard, Beginning::Restored(restored))
+        }
+    };
+    let opening = Opening {
+        socket,
+        app,
+        accepted,
+        guard,
+    };
+    Some((Box::new(opening), beginning))
 }
 
 /// How a connection's session begins.
@@ -147,7 +160,7 @@ enum Beginning {
 }
 
 /// Runs a session on its socket until it ends.
-async fn start(opening: Box<Opening>) {
+async fn start(opening: Box<Opening>, beginning: Beginning) {
     // Boxed: its state (the opening, the joins, the first frames) is over
     // before the loop starts, and would otherwise stay in every task.
     let open::Opened {
@@ -156,7 +169,7 @@ async fn start(opening: Box<Opening>) {
         shutdown,
         connected,
         _open,
-    } = Box::pin(open::open(opening)).await;
+    } = Box::pin(open::open(opening, beginning)).await;
     let end = match connected {
         Ok(()) => session.serve(outbox, shutdown).await,
         Err(end) => end,

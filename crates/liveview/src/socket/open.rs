@@ -33,13 +33,12 @@ pub(super) struct Opened {
 }
 
 /// Makes the session of an opening socket and writes its first frames.
-pub(super) async fn open(opening: Box<Opening>) -> Opened {
+pub(super) async fn open(opening: Box<Opening>, beginning: Beginning) -> Opened {
     let Opening {
         socket,
         app,
         accepted,
         guard,
-        beginning,
     } = *opening;
     let Accepted {
         room,
