@@ -110,6 +110,17 @@ async fn news(page: &Page) -> Vec<String> {
     serde_json::from_value(items).unwrap()
 }
 
+/// Opens the page through `proxy` and waits until its session is there,
+/// on long-polling.
+async fn open_long_polling(page: &Page, proxy: &TcpProxy) {
+    page.goto(&format!("http://{}/", proxy.addr())).await;
+    page.wait_for_text("#hello", "welcome").await;
+    assert_eq!(
+        page.eval_string("return liveview.transport").await,
+        "longpoll"
+    );
+}
+
 /// Two clicks, two answers; a push arrives once.
 async fn round_trip_and_push(page: &Page, lv: &LiveView, runs: &Runs, text: &str) {
     let before: u32 = page.text("#count").await.parse().unwrap();
@@ -142,12 +153,7 @@ async fn behind_a_proxy_that_refuses_upgrades_the_page_long_polls_then_upgrades_
     let (addr, lv, runs) = server(r#"data-liveview-upgrade-after="200""#).await;
     let proxy = refusing_proxy(addr).await;
     Browser::run("longpoll_fallback_and_upgrade", |page| async move {
-        page.goto(&format!("http://{}/", proxy.addr())).await;
-        page.wait_for_text("#hello", "welcome").await;
-        assert_eq!(
-            page.eval_string("return liveview.transport").await,
-            "longpoll"
-        );
+        open_long_polling(&page, &proxy).await;
         assert_eq!(
             page.eval("return __transports").await,
             serde_json::json!(["longpoll"])
@@ -363,12 +369,7 @@ async fn a_lost_poll_resumes_the_session_on_a_new_one() {
     let (addr, lv, runs) = server("").await;
     let proxy = refusing_proxy(addr).await;
     Browser::run("longpoll_lost_poll", |page| async move {
-        page.goto(&format!("http://{}/", proxy.addr())).await;
-        page.wait_for_text("#hello", "welcome").await;
-        assert_eq!(
-            page.eval_string("return liveview.transport").await,
-            "longpoll"
-        );
+        open_long_polling(&page, &proxy).await;
         round_trip_and_push(&page, &lv, &runs, "before").await;
         wait_connections(&lv, 1, PATIENCE).await;
 
@@ -403,12 +404,7 @@ async fn a_get_the_browser_sends_again_after_a_cut_loses_nothing() {
     let (addr, lv, runs) = server("").await;
     let proxy = refusing_proxy(addr).await;
     Browser::run("longpoll_get_again", |page| async move {
-        page.goto(&format!("http://{}/", proxy.addr())).await;
-        page.wait_for_text("#hello", "welcome").await;
-        assert_eq!(
-            page.eval_string("return liveview.transport").await,
-            "longpoll"
-        );
+        open_long_polling(&page, &proxy).await;
         round_trip_and_push(&page, &lv, &runs, "before").await;
         // The held GET's connection drops while the network stays: the
         // browser sends the GET again by itself, and a push made at once
