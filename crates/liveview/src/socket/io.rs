@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use tokio::time::Instant;
 
 use crate::layer::ConnId;
@@ -124,30 +126,41 @@ impl Writer {
         self.journal.as_deref()
     }
 
+    // The writes are not `async fn`s: each gives the socket's own future
+    // under its timeout, so that a connection task's state holds one copy
+    // of the frame being written, not one per layer of calls.
+
     /// Buffers a text frame without flushing (and journals it).
-    pub(super) async fn feed(&mut self, text: Utf8Bytes) -> Step {
-        if let Some(journal) = &mut self.journal {
-            journal.record(&text).map_err(|_| End::Lost)?;
+    pub(super) fn feed(&mut self, text: Utf8Bytes) -> impl Future<Output = Step> + Send + '_ {
+        let recorded = match &mut self.journal {
+            Some(journal) => journal.record(&text).map_err(|_| End::Lost),
+            None => Ok(()),
+        };
+        match recorded {
+            Ok(()) => Either::Left(self.feed_unrecorded(text)),
+            Err(end) => Either::Right(std::future::ready(Err(end))),
         }
-        self.feed_unrecorded(text).await
     }
 
     /// Buffers a frame that is not one of the session's numbered frames (a
     /// session frame, a replayed one).
-    pub(super) async fn feed_unrecorded(&mut self, text: Utf8Bytes) -> Step {
+    pub(super) fn feed_unrecorded(
+        &mut self,
+        text: Utf8Bytes,
+    ) -> impl Future<Output = Step> + Send + '_ {
         match &mut self.socket {
             Some(socket) => {
                 self.wire.frame(text.len());
-                timed(self.timeout, socket.feed(Message::Text(text))).await
+                Either::Left(timed(self.timeout, socket.feed(Message::Text(text))))
             }
-            None => Ok(()),
+            None => Either::Right(std::future::ready(Ok(()))),
         }
     }
 
-    pub(super) async fn flush(&mut self) -> Step {
+    pub(super) fn flush(&mut self) -> impl Future<Output = Step> + Send + '_ {
         match &mut self.socket {
-            Some(socket) => timed(self.timeout, socket.flush()).await,
-            None => Ok(()),
+            Some(socket) => Either::Left(timed(self.timeout, socket.flush())),
+            None => Either::Right(std::future::ready(Ok(()))),
         }
     }
 
@@ -158,10 +171,10 @@ impl Writer {
     }
 
     /// Sends a control message (ping, close): not journaled.
-    pub(super) async fn send(&mut self, message: Message) -> Step {
+    pub(super) fn send(&mut self, message: Message) -> impl Future<Output = Step> + Send + '_ {
         match &mut self.socket {
-            Some(socket) => timed(self.timeout, socket.send(message)).await,
-            None => Ok(()),
+            Some(socket) => Either::Left(timed(self.timeout, socket.send(message))),
+            None => Either::Right(std::future::ready(Ok(()))),
         }
     }
 
@@ -185,11 +198,22 @@ impl Writer {
 /// own write timeout: a client that reads again within it receives the
 /// frames, then the close; one that never reads again cannot receive
 /// anything, and sees TCP close after twice the write timeout.
-async fn timed<F>(timeout: Duration, write: F) -> Step
+///
+/// Not an `async fn`: one would keep `write` as its argument beside the
+/// timeout that holds it, a second copy of the write's future (and so of
+/// the frame) in every connection task's state.
+fn timed<F>(timeout: Duration, write: F) -> impl Future<Output = Step>
 where
     F: Future<Output = Result<(), axum::Error>>,
 {
-    match tokio::time::timeout(timeout, write).await {
+    tokio::time::timeout(timeout, write).map(move |written| written_or_end(timeout, written))
+}
+
+fn written_or_end(
+    timeout: Duration,
+    written: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>,
+) -> Step {
+    match written {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => {
             tracing::debug!(%err, "liveview: write failed");

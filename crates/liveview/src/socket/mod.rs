@@ -382,22 +382,38 @@ impl Session {
         self.writer.flush().await
     }
 
-    /// Buffers a pushed frame, unless it is over the outgoing limit.
+    /// Buffers a pushed frame, unless it is over the outgoing limit (or a
+    /// copy the session already has, see [`unmark`](Self::unmark)).
     ///
-    /// `Ctx` and `Channels` refuse such a frame before it reaches any
-    /// mailbox; one gets here only from another node with a larger limit,
-    /// or a third-party layer. Written, it would fail (the write buffer is
-    /// sized for the limit) and drop the connection.
-    async fn feed_pushed(&mut self, text: axum::extract::ws::Utf8Bytes) -> Step {
-        let Some(text) = self.unmark(text) else {
-            return Ok(());
-        };
+    /// Not an `async fn`: it gives the writer's own future, so that the
+    /// task's state holds one copy of the frame, not one per call.
+    fn feed_pushed(
+        &mut self,
+        text: axum::extract::ws::Utf8Bytes,
+    ) -> impl Future<Output = Step> + Send + '_ {
+        match self.admit_pushed(text) {
+            Some(text) => Either::Left(self.writer.feed(text)),
+            None => Either::Right(std::future::ready(Ok(()))),
+        }
+    }
+
+    /// What of a pushed frame to write: its JSON, or nothing.
+    ///
+    /// `Ctx` and `Channels` refuse a frame over the limit before it reaches
+    /// any mailbox; one gets here only from another node with a larger
+    /// limit, or a third-party layer. Written, it would fail (the write
+    /// buffer is sized for the limit) and drop the connection.
+    fn admit_pushed(
+        &mut self,
+        text: axum::extract::ws::Utf8Bytes,
+    ) -> Option<axum::extract::ws::Utf8Bytes> {
+        let text = self.unmark(text)?;
         let limit = self.app.limits.max_outgoing_frame_bytes;
         if text.len() > limit {
             tracing::warn!(id = %self.ctx.id(), size = text.len(), limit, "liveview: pushed frame over max_outgoing_frame_bytes, dropped");
-            return Ok(());
+            return None;
         }
-        self.writer.feed(text).await
+        Some(text)
     }
 
     /// Reads a pushed frame's mark off (its place in its group's log, see
@@ -427,7 +443,9 @@ impl Session {
     async fn feed_queued(&mut self, outbox: &mut MailboxReceiver) -> Step {
         for _ in 0..WRITE_BATCH {
             match outbox.try_recv() {
-                Some(Outgoing::Frame(frame)) => self.feed_pushed(frame.into_inner()).await?,
+                Some(Outgoing::Frame(frame)) => {
+                    self.feed_pushed(frame.into_inner()).await?;
+                }
                 Some(Outgoing::Signal(signal)) => match *signal {
                     Signal::Overflow => return Err(overflowed(self.ctx.id())),
                     Signal::Control(control) => return Err(self.on_control(control)),
