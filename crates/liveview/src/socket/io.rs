@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use futures_util::FutureExt;
 use futures_util::future::Either;
 use tokio::time::Instant;
 
@@ -198,17 +197,14 @@ impl Writer {
 /// own write timeout: a client that reads again within it receives the
 /// frames, then the close; one that never reads again cannot receive
 /// anything, and sees TCP close after twice the write timeout.
-///
-/// Not an `async fn`: one would keep `write` as its argument beside the
-/// timeout that holds it, a second copy of the write's future (and so of
-/// the frame) in every connection task's state.
-fn timed<F>(timeout: Duration, write: F) -> impl Future<Output = Step>
+async fn timed<F>(timeout: Duration, write: F) -> Step
 where
     F: Future<Output = Result<(), axum::Error>>,
 {
-    tokio::time::timeout(timeout, write).map(move |written| written_or_end(timeout, written))
+    written_or_end(timeout, tokio::time::timeout(timeout, write).await)
 }
 
+/// A write's outcome under its timeout, as the connection's next step.
 fn written_or_end(
     timeout: Duration,
     written: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>,
