@@ -28,8 +28,8 @@
 //! # }
 //! ```
 //!
-//! Each [`Browser::run`] starts its own ChromeDriver on a free loopback port
-//! with a fresh profile directory, and on failure saves a screenshot to
+//! Each [`Browser::run`] starts its own ChromeDriver on a loopback port it
+//! binds itself, with a fresh profile directory, and on failure saves a screenshot to
 //! `target/e2e-screenshots/{name}.png` before re-raising the panic. Missing
 //! Chromium or ChromeDriver is a test failure, never a skip: the README's
 //! test command installs them.
@@ -45,7 +45,6 @@ pub mod session;
 pub mod ws;
 
 use std::future::Future;
-use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -54,6 +53,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// Where Debian installs Chromium.
@@ -76,11 +76,49 @@ pub struct Page {
     client: Client,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
+/// Starts ChromeDriver on a port it binds itself (`--port=0`) and reads
+/// that port from the line it prints once it listens. A port picked free
+/// and then handed over can be taken in between by another test's server:
+/// ChromeDriver then fails to bind, and the session request goes to that
+/// server.
+async fn start_chromedriver() -> (Child, u16) {
+    let mut driver = Command::new(CHROMEDRIVER)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cannot start chromedriver");
+    let stdout = driver
+        .stdout
+        .take()
+        .expect("chromedriver's stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let port = tokio::time::timeout(PATIENCE, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let port = line
+                .split_once("started successfully on port ")
+                .and_then(|(_, rest)| rest.trim_end_matches('.').trim().parse::<u16>().ok());
+            if port.is_some() {
+                return port;
+            }
+            seen.push(line);
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| {
+        panic!(
+            "chromedriver did not say which port it listens on within {PATIENCE:?}; it printed: {}",
+            seen.join(" | ")
+        )
+    });
+    // Keep reading what it prints, so that a full pipe never blocks it.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (driver, port)
 }
 
 fn require(path: &str) {
@@ -96,14 +134,7 @@ impl Browser {
     pub async fn start() -> (Browser, Page) {
         require(CHROMIUM);
         require(CHROMEDRIVER);
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("cannot start chromedriver");
+        let (driver, port) = start_chromedriver().await;
         let profile =
             std::env::temp_dir().join(format!("liveview-e2e-{}", uuid::Uuid::new_v4().simple()));
         let mut caps = serde_json::Map::new();

@@ -18,10 +18,21 @@ impl RedisServer {
     /// Starts `redis-server` without persistence on a free port and waits
     /// until it answers PING.
     pub fn start() -> RedisServer {
-        let port = free_port();
-        let mut server = RedisServer { port, child: None };
-        server.spawn();
-        server
+        let mut server = RedisServer {
+            port: free_port(),
+            child: None,
+        };
+        for _attempt in 0..4 {
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(why) => {
+                    eprintln!("{why}; starting it again on another port");
+                    server.kill();
+                    server.port = free_port();
+                }
+            }
+        }
+        panic!("redis-server would not start (4 tries on free loopback ports)");
     }
 
     /// The port it listens on.
@@ -34,7 +45,9 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn spawn(&mut self) {
+    /// Starts `redis-server` on `self.port` and waits until it answers:
+    /// an error when it exits first, or when another process answers there.
+    fn spawn(&mut self) -> Result<(), String> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -61,18 +74,27 @@ impl RedisServer {
                      `apt-get install redis-server`"
                 )
             });
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if self.ping() {
-                return;
+                // The one that answers must be ours, not another test's.
+                let info = self.command("INFO server\r\n").unwrap_or_default();
+                if info.contains(&format!("process_id:{pid}\r\n")) {
+                    return Ok(());
+                }
+                return Err(format!(
+                    "another redis-server answers on port {} (not process {pid})",
+                    self.port
+                ));
             }
             if let Some(child) = &mut self.child {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
+                    return Err(format!(
                         "redis-server exited at start ({status}) on port {}",
                         self.port
-                    );
+                    ));
                 }
             }
             assert!(
@@ -149,7 +171,9 @@ impl RedisServer {
     /// Starts a new, empty server on the same port.
     pub fn restart(&mut self) {
         self.kill();
-        self.spawn();
+        if let Err(why) = self.spawn() {
+            panic!("cannot restart redis-server: {why}");
+        }
     }
 }
 
@@ -159,8 +183,33 @@ impl Drop for RedisServer {
     }
 }
 
-/// A port nobody listens on right now.
+/// A loopback port nobody listens on right now, for a child process to
+/// bind (`redis-server` takes its port as an argument).
+///
+/// It is picked at random *below* the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768–60999 by default):
+/// the kernel hands ports of that range to every `bind(0)` and every
+/// outgoing connection, so a port picked there can be taken by another
+/// test's server or client between this pick and the child's bind (a
+/// chromedriver once found a demo server on its port). Below the range only
+/// another pick like this one can take it, and the callers check that the
+/// child they started is the one that answers.
 pub fn free_port() -> u16 {
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, first_ephemeral.max(10_001));
+    for _ in 0..200 {
+        let random = u16::from_le_bytes([
+            uuid::Uuid::new_v4().as_bytes()[0],
+            uuid::Uuid::new_v4().as_bytes()[1],
+        ]);
+        let port = low + random % (high - low);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
