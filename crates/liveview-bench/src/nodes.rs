@@ -112,32 +112,74 @@ fn redis_addrs(url: &str) -> Result<Vec<SocketAddr>, BoxError> {
 }
 
 /// Starts `redis-server` without persistence on a free loopback port.
+///
+/// The port is picked below the kernel's ephemeral range (which every
+/// `bind(0)` and outgoing connection draws from, the bench servers' among
+/// them), and the server that answers must report the child's own process
+/// id; a child that exits at start, or finds its port taken, is started
+/// again on another port, a few times.
 async fn start_redis() -> Result<(SocketAddr, Child), BoxError> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
-        .args(["--maxclients", "1000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start redis-server ({e}): install Debian's redis-server, or give --redis"
-            )
-        })?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = tokio::time::Instant::now() + REDIS_TIMEOUT;
-    while redis_info(addr, "server").await.is_err() {
-        if tokio::time::Instant::now() > deadline {
-            return Err(format!("redis-server on port {port} did not answer").into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut last_error = String::new();
+    for _attempt in 0..4 {
+        let port = port_below_ephemeral_range()?;
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+            .args(["--maxclients", "1000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start redis-server ({e}): install Debian's redis-server, or give --redis"
+                )
+            })?;
+        let pid = child.id();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = tokio::time::Instant::now() + REDIS_TIMEOUT;
+        last_error = loop {
+            if let Ok(info) = redis_info(addr, "server").await {
+                if pid.is_some_and(|pid| info.contains(&format!("process_id:{pid}\r\n"))) {
+                    return Ok((addr, child));
+                }
+                break format!("another process answers on port {port}");
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                break format!("redis-server exited at start ({status}) on port {port}");
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("redis-server on port {port} did not answer").into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let _ = child.kill().await;
     }
-    Ok((addr, child))
+    Err(format!("redis-server would not start (4 tries): {last_error}").into())
+}
+
+/// A loopback port nobody listens on, picked at random below the kernel's
+/// ephemeral range (`ip_local_port_range`, 32768 by default).
+fn port_below_ephemeral_range() -> Result<u16, BoxError> {
+    use std::hash::{BuildHasher, Hasher};
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, first_ephemeral.max(10_001));
+    for _ in 0..200 {
+        // A random number from the standard library's per-process keys.
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = low + (random % u64::from(high - low)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// `INFO section` of the Redis at `addr`.
