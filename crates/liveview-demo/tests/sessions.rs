@@ -55,7 +55,7 @@ async fn a_deploy_keeps_every_page_s_state() {
     let db = dir.path().join("demo.sqlite3");
     // A port outside the kernel's ephemeral range, so that no other test's
     // socket takes it while no process listens there.
-    let port = liveview_e2e::redis::free_port();
+    let port = liveview_e2e::free_port();
     let (mut old, addr) = demo(&redis, &db, port).await;
     let mut page = SessionClient::connect(addr, "deploy-page").await;
     assert_eq!(click(&mut page).await, 1);

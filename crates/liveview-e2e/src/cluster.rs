@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::redis::free_port;
+use crate::free_port;
 
 /// How long a master may be silent before the others fail it over, in ms:
 /// short, so that a test's fail-over takes a second or two.

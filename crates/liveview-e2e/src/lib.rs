@@ -45,6 +45,7 @@ pub mod session;
 pub mod ws;
 
 use std::future::Future;
+use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -74,6 +75,38 @@ pub struct Browser {
 #[derive(Clone)]
 pub struct Page {
     client: Client,
+}
+
+/// A loopback port nobody listens on right now, for a child process to
+/// bind (`redis-server` takes its port as an argument), or for a URL
+/// nobody answers.
+///
+/// It is picked at random *below* the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768–60999 by default):
+/// the kernel hands ports of that range to every `bind(0)` and every
+/// outgoing connection, so a port picked there can be taken by another
+/// test's server or client between this pick and the child's bind (a
+/// chromedriver once found a demo server on its port). Below the range only
+/// another pick like this one can take it, and the callers check that the
+/// child they started is the one that answers.
+pub fn free_port() -> u16 {
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, first_ephemeral.max(10_001));
+    for _ in 0..200 {
+        let random = u16::from_le_bytes([
+            uuid::Uuid::new_v4().as_bytes()[0],
+            uuid::Uuid::new_v4().as_bytes()[1],
+        ]);
+        let port = low + random % (high - low);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
 }
 
 /// Starts ChromeDriver on a port it binds itself (`--port=0`) and reads

@@ -422,9 +422,9 @@ async fn socket_url_override(app: &App, page: &Page) {
     page.wait_for_text("#out", "pong").await;
     assert_eq!(app.events_of("ping")[0]["room"], json!("rel-1"));
 
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
+    // Nobody listens there: a free port below the kernel's ephemeral range,
+    // which no other test's server or client is handed meanwhile.
+    let port = liveview_e2e::free_port();
     app.page(
         "/dead",
         &format!(
