@@ -96,10 +96,8 @@ pub fn free_port() -> u16 {
         .unwrap_or(32768);
     let (low, high) = (10_000u16, first_ephemeral.max(10_001));
     for _ in 0..200 {
-        let random = u16::from_le_bytes([
-            uuid::Uuid::new_v4().as_bytes()[0],
-            uuid::Uuid::new_v4().as_bytes()[1],
-        ]);
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        let random = u16::from_le_bytes([bytes[0], bytes[1]]);
         let port = low + random % (high - low);
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
