@@ -8,16 +8,18 @@ function saveState(push, state, to) {
   } catch (err) { warn('history:', err); } // too big, other origin, rate limited…
 }
 // A region's HTML (with the scripts its last patch ran) and the values of
-// its fields, not passwords nor files (null).
+// its fields, not passwords, files nor hidden ones (null).
 const fieldsIn = (el) => el.querySelectorAll('input,select,textarea');
+const valueOf = (field) => /^(password|file|hidden)$/.test(field.type) ? null
+  : /^(checkbox|radio)$/.test(field.type) ? field.checked : field.value;
+const setValue = (field, value) => value != null && (field[typeof value === 'boolean' ? 'checked' : 'value'] = value);
 function regionsOf(selectors) {
   const regions = {}, fields = {};
   for (const selector of new Set(selectors)) {
     const el = selector && find(selector);
     if (el) {
       regions[selector] = el.innerHTML + (el.lvScripts || []).map((script) => script.outerHTML).join('');
-      fields[selector] = Array.from(fieldsIn(el), (field) => /^(password|file)$/.test(field.type) ? null
-        : /^(checkbox|radio)$/.test(field.type) ? field.checked : field.value);
+      fields[selector] = Array.from(fieldsIn(el), valueOf);
     }
   }
   return { regions, fields, title: doc.title, scroll: scrollY };
@@ -39,9 +41,7 @@ addEventListener('popstate', (e) => {
       const target = find(selector), values = state.fields?.[selector] || [];
       if (!target) continue;
       change(target, { html }, { withScripts: 'replay' });
-      fieldsIn(target).forEach((field, i) => {
-        if (values[i] != null) field[typeof values[i] === 'boolean' ? 'checked' : 'value'] = values[i];
-      });
+      fieldsIn(target).forEach((field, i) => setValue(field, values[i]));
     }
     if (state.title != null) doc.title = state.title;
     if (state.scroll != null) scrollTo(0, state.scroll);

@@ -117,7 +117,14 @@ async function refresh(refused) {
     if (!response.ok) throw response.status;
     if (mine !== held) return;
     for (const el of doc.querySelectorAll('[data-liveview-init]')) seen.delete(el); // a fresh session: run again
+    // What the fields hold is put back (same element, or the one with its
+    // id): the morph would keep only the focused one's.
+    const typed = Array.from(fieldsIn(doc.body), (field) => [field, field.id, valueOf(field)]);
     change(doc.body, { html: page.body.innerHTML }, { withScripts: false });
+    for (const [field, id, value] of typed) {
+      const el = field.isConnected ? field : id && doc.getElementById(id);
+      if (el && el !== doc.activeElement) setValue(el, value);
+    }
     doc.title = page.title;
     showStatus(connected); // the indicator's state, morphed away
     emit('refreshed', { refused });
