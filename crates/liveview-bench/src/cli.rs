@@ -264,6 +264,12 @@ pub(crate) struct NodesArgs {
     /// `redis-server` the tool starts on a free loopback port.
     #[arg(long, value_name = "URL", requires = "nodes")]
     pub(crate) redis: Option<String>,
+
+    /// Start a Redis Cluster for the nodes instead of one `redis-server`:
+    /// this many masters (3 to 16), each with one replica, on free loopback
+    /// ports (Debian's `redis-server` and `redis-cli`).
+    #[arg(long, value_name = "MASTERS", value_parser = clap::value_parser!(u16).range(3..=16), conflicts_with = "redis", requires = "nodes")]
+    pub(crate) cluster: Option<u16>,
 }
 
 /// `idle` options.

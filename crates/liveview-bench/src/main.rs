@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod nodes;
 mod progress;
+mod redis_server;
 mod report;
 mod scenarios;
 mod serve;

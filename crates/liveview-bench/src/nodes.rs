@@ -1,23 +1,19 @@
-//! `--nodes K`: K bench servers sharing one Redis (one the tool starts on a
-//! free loopback port, or one given with `--redis`), and the counters read
+//! `--nodes K`: K bench servers sharing one Redis (one the tool starts, a
+//! cluster it starts with `--cluster M`, or one given with `--redis`), and
+//! the counters read
 //! around a measurement: each node's layer (`GET /layer-stats`) and Redis
 //! (`INFO cpu`, `INFO commandstats`).
 
 use std::net::SocketAddr;
-use std::process::Stdio;
-use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
 use crate::BoxError;
 use crate::cli::{Common, NodesArgs};
+use crate::redis_server::{self, REDIS_TIMEOUT, RedisProcesses, bulk};
 use crate::server::Server;
 use crate::target;
-
-/// How long Redis may take to answer at start, and each counter read.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// K bench servers and their Redis.
 pub(crate) struct Nodes {
@@ -26,8 +22,8 @@ pub(crate) struct Nodes {
     pub(crate) redis_url: String,
     /// Every Redis process to read counters from (a cluster's listed nodes).
     redis_addrs: Vec<SocketAddr>,
-    /// The redis-server the tool started, if it did.
-    redis_child: Option<Child>,
+    /// The Redis processes the tool started, if it did.
+    redis: Option<RedisProcesses>,
 }
 
 /// Redis's counters at one moment.
@@ -42,11 +38,17 @@ pub(crate) struct RedisCounters {
 impl Nodes {
     /// Starts Redis (unless given) and `args.nodes` bench servers on it.
     pub(crate) async fn start(args: &NodesArgs, common: &Common) -> Result<Nodes, BoxError> {
-        let (redis_url, redis_addrs, redis_child) = match &args.redis {
-            Some(url) => (url.clone(), redis_addrs(url)?, None),
-            None => {
-                let (addr, child) = start_redis().await?;
-                (format!("redis://{addr}/"), vec![addr], Some(child))
+        let (redis_url, redis_addrs, redis) = match (&args.redis, args.cluster) {
+            (Some(url), _) => (url.clone(), redis_addrs(url)?, None),
+            (None, Some(masters)) => {
+                let (masters, processes) = redis_server::start_cluster(masters).await?;
+                let hosts: Vec<String> = masters.iter().map(ToString::to_string).collect();
+                let url = format!("redis+cluster://{}", hosts.join(","));
+                (url, masters, Some(processes))
+            }
+            (None, None) => {
+                let (addr, processes) = redis_server::start_one().await?;
+                (format!("redis://{addr}/"), vec![addr], Some(processes))
             }
         };
         let mut servers = Vec::with_capacity(usize::from(args.nodes));
@@ -57,7 +59,7 @@ impl Nodes {
             servers,
             redis_url,
             redis_addrs,
-            redis_child,
+            redis,
         })
     }
 
@@ -66,8 +68,8 @@ impl Nodes {
         for server in self.servers.drain(..) {
             server.stop().await;
         }
-        if let Some(mut child) = self.redis_child.take() {
-            let _ = child.kill().await;
+        if let Some(redis) = self.redis.take() {
+            redis.stop().await;
         }
     }
 
@@ -75,8 +77,8 @@ impl Nodes {
     pub(crate) async fn redis_counters(&self) -> Result<RedisCounters, BoxError> {
         let mut total = RedisCounters::default();
         for addr in &self.redis_addrs {
-            let cpu = redis_info(*addr, "cpu").await?;
-            let stats = redis_info(*addr, "commandstats").await?;
+            let cpu = bulk(*addr, "INFO cpu").await?;
+            let stats = bulk(*addr, "INFO commandstats").await?;
             total.cpu_s += info_f64(&cpu, "used_cpu_user") + info_f64(&cpu, "used_cpu_sys");
             total.publishes += calls(&stats, "cmdstat_publish") + calls(&stats, "cmdstat_spublish");
         }
@@ -109,101 +111,6 @@ fn redis_addrs(url: &str) -> Result<Vec<SocketAddr>, BoxError> {
             Ok(addr)
         })
         .collect()
-}
-
-/// Starts `redis-server` without persistence on a free loopback port.
-///
-/// The port is picked below the kernel's ephemeral range (which every
-/// `bind(0)` and outgoing connection draws from, the bench servers' among
-/// them), and the server that answers must report the child's own process
-/// id; a child that exits at start, or finds its port taken, is started
-/// again on another port, a few times.
-async fn start_redis() -> Result<(SocketAddr, Child), BoxError> {
-    let mut last_error = String::new();
-    for _attempt in 0..4 {
-        let port = port_below_ephemeral_range()?;
-        let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
-            .args(["--maxclients", "1000"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start redis-server ({e}): install Debian's redis-server, or give --redis"
-                )
-            })?;
-        let pid = child.id();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = tokio::time::Instant::now() + REDIS_TIMEOUT;
-        last_error = loop {
-            if let Ok(info) = redis_info(addr, "server").await {
-                if pid.is_some_and(|pid| info.contains(&format!("process_id:{pid}\r\n"))) {
-                    return Ok((addr, child));
-                }
-                break format!("another process answers on port {port}");
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                break format!("redis-server exited at start ({status}) on port {port}");
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!("redis-server on port {port} did not answer").into());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let _ = child.kill().await;
-    }
-    Err(format!("redis-server would not start (4 tries): {last_error}").into())
-}
-
-/// A loopback port nobody listens on, picked at random below the kernel's
-/// ephemeral range (`ip_local_port_range`, 32768 by default).
-fn port_below_ephemeral_range() -> Result<u16, BoxError> {
-    use std::hash::{BuildHasher, Hasher};
-    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let (low, high) = (10_000u16, first_ephemeral.max(10_001));
-    for _ in 0..200 {
-        // A random number from the standard library's per-process keys.
-        let random = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let port = low + (random % u64::from(high - low)) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// `INFO section` of the Redis at `addr`.
-async fn redis_info(addr: SocketAddr, section: &str) -> Result<String, BoxError> {
-    let read = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream
-            .write_all(format!("INFO {section}\r\n").as_bytes())
-            .await?;
-        let mut reader = BufReader::new(stream);
-        let mut header = String::new();
-        reader.read_line(&mut header).await?;
-        let len: usize = header
-            .trim()
-            .strip_prefix('$')
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| format!("unexpected INFO reply {header:?}"))?;
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await?;
-        Ok::<_, BoxError>(String::from_utf8_lossy(&body).into_owned())
-    };
-    tokio::time::timeout(REDIS_TIMEOUT, read)
-        .await
-        .map_err(|_| format!("INFO {section}: no answer from {addr}"))?
 }
 
 fn info_f64(info: &str, key: &str) -> f64 {

@@ -324,6 +324,38 @@ fn several_nodes_share_one_redis_and_each_gets_one_message_per_broadcast() {
     assert_eq!(rtt["other_nodes_cpu"].as_array().map(Vec::len), Some(1));
 }
 
+/// `--cluster 3`: the nodes on a Redis Cluster of the tool's own (3
+/// masters, a replica each): one `SPUBLISH` per broadcast, one delivery
+/// per node, nothing left running after.
+#[test]
+fn several_nodes_share_a_redis_cluster_the_tool_starts() {
+    let (_, v) = run(&[
+        "fanout",
+        "--nodes",
+        "2",
+        "--cluster",
+        "3",
+        "-n",
+        "20",
+        "--rounds",
+        "3",
+    ]);
+    let url = v["redis"].as_str().expect("the redis URL");
+    assert!(url.starts_with("redis+cluster://"), "{v}");
+    assert_eq!(url.matches(',').count(), 2, "three masters: {url}");
+    assert_eq!(n(&v, "delivered"), 60);
+    assert_eq!(n(&v, "errors"), 0, "{v}");
+    assert_eq!(v["publishes_per_broadcast"], 1.0, "{v}");
+    assert_eq!(v["deliveries_to_nodes_per_broadcast"], 2.0, "{v}");
+    // Every process of the cluster is gone once the tool exits.
+    for host in url.trim_start_matches("redis+cluster://").split(',') {
+        assert!(
+            std::net::TcpStream::connect(host).is_err(),
+            "{host} still answers"
+        );
+    }
+}
+
 #[test]
 fn refuses_non_loopback_targets() {
     for url in [

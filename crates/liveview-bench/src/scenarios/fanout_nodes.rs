@@ -234,6 +234,7 @@ pub(crate) async fn run(args: &FanoutArgs, nodes: &Nodes) -> Result<Report, BoxE
         r.row("error samples", samples.joined());
     }
     r.field("nodes", k);
+    r.field("redis", &nodes.redis_url);
     r.field("clients", n);
     r.field("connected", receivers);
     r.field("rounds", args.rounds);
