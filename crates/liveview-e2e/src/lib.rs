@@ -28,8 +28,8 @@
 //! # }
 //! ```
 //!
-//! Each [`Browser::run`] starts its own ChromeDriver on a loopback port it
-//! binds itself, with a fresh profile directory, and on failure saves a screenshot to
+//! Each [`Browser::run`] starts its own ChromeDriver on a free loopback
+//! port ([`free_port`]), with a fresh profile directory, and on failure saves a screenshot to
 //! `target/e2e-screenshots/{name}.png` before re-raising the panic. Missing
 //! Chromium or ChromeDriver is a test failure, never a skip: the README's
 //! test command installs them.
@@ -86,7 +86,7 @@ pub struct Page {
 /// the kernel hands ports of that range to every `bind(0)` and every
 /// outgoing connection, so a port picked there can be taken by another
 /// test's server or client between this pick and the child's bind (a
-/// chromedriver once found a demo server on its port). Below the range only
+/// ChromeDriver once found a demo server on its port). Below the range only
 /// another pick like this one can take it, and the callers check that the
 /// child they started is the one that answers.
 pub fn free_port() -> u16 {
@@ -107,49 +107,54 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-/// Starts ChromeDriver on a port it binds itself (`--port=0`) and reads
-/// that port from the line it prints once it listens. A port picked free
-/// and then handed over can be taken in between by another test's server:
-/// ChromeDriver then fails to bind, and the session request goes to that
-/// server.
+/// Starts ChromeDriver on a free port below the kernel's ephemeral range
+/// ([`free_port`]) and waits for the line it prints once it listens; one
+/// that exits instead (its port was taken) starts again on another port, a
+/// few times.
+///
+/// Neither a port picked with `bind(0)` and handed over nor `--port=0` is
+/// safe here: another test's server may be handed the first in between
+/// (the session request then went to a demo server), and with `--port=0`
+/// ChromeDriver binds the port the kernel gave its IPv6 socket on IPv4
+/// too, which another socket may hold ("IPv4 port not available").
 async fn start_chromedriver() -> (Child, u16) {
-    let mut driver = Command::new(CHROMEDRIVER)
-        .arg("--port=0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("cannot start chromedriver");
-    let stdout = driver
-        .stdout
-        .take()
-        .expect("chromedriver's stdout is piped");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    let port = tokio::time::timeout(PATIENCE, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let port = line
-                .split_once("started successfully on port ")
-                .and_then(|(_, rest)| rest.trim_end_matches('.').trim().parse::<u16>().ok());
-            if port.is_some() {
-                return port;
+    let mut printed = Vec::new();
+    for _attempt in 0..4 {
+        let port = free_port();
+        let mut driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start chromedriver");
+        let stdout = driver
+            .stdout
+            .take()
+            .expect("chromedriver's stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let listening = tokio::time::timeout(PATIENCE, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("started successfully on port") {
+                    return true;
+                }
+                printed.push(line);
             }
-            seen.push(line);
+            false // it exited
+        })
+        .await
+        .unwrap_or(false);
+        if listening {
+            // Keep reading what it prints, so that a full pipe never blocks it.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return (driver, port);
         }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| {
-        panic!(
-            "chromedriver did not say which port it listens on within {PATIENCE:?}; it printed: {}",
-            seen.join(" | ")
-        )
-    });
-    // Keep reading what it prints, so that a full pipe never blocks it.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (driver, port)
+        let _ = driver.kill().await;
+    }
+    panic!(
+        "chromedriver would not start (4 tries on free loopback ports); it printed: {}",
+        printed.join(" | ")
+    )
 }
 
 fn require(path: &str) {
