@@ -216,6 +216,17 @@ async fn tracked_assets(app: &mut App, page: &Page) {
         "same assets: kept"
     );
 
+    // The assets' check fetches the page when the socket opens, the refused
+    // resume's refetch just after: held back 500 ms, the check's answer
+    // comes after the refetch has morphed the new URLs in, and must still
+    // see that they are not those the page was loaded with.
+    page.eval(
+        "const real = window.fetch; let calls = 0;
+         window.fetch = (...args) => calls++ === 0
+           ? new Promise((done) => setTimeout(done, 500)).then(() => real(...args))
+           : real(...args);",
+    )
+    .await;
     app.stop().await;
     page.wait_until("return !liveview.connected").await;
     app.page("/tracked", &attrs, "Tracked", &body(2));
