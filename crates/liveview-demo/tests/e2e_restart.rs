@@ -99,7 +99,7 @@ async fn a_half_typed_form_survives_a_restart_that_cannot_resume() {
                  return [name.value, document.getElementById('signup-email').value,
                          document.getElementById('signup-terms').checked,
                          document.querySelector('#signup input[name=topics]').checked,
-                         document.getElementById('signup-plan').value === window.__plan,
+                         window.__plan !== '' && document.getElementById('signup-plan').value === window.__plan,
                          document.activeElement === name, name.selectionStart,
                          window.__same_page === true, __refreshed];"
             )
