@@ -1,8 +1,7 @@
 //! `--nodes K`: K bench servers sharing one Redis (one the tool starts, a
 //! cluster it starts with `--cluster M`, or one given with `--redis`), and
-//! the counters read
-//! around a measurement: each node's layer (`GET /layer-stats`) and Redis
-//! (`INFO cpu`, `INFO commandstats`).
+//! the counters read around a measurement: each node's layer
+//! (`GET /layer-stats`) and Redis (`INFO cpu`, `INFO commandstats`).
 
 use std::net::SocketAddr;
 
@@ -20,7 +19,7 @@ pub(crate) struct Nodes {
     pub(crate) servers: Vec<Server>,
     /// The URL the servers were given.
     pub(crate) redis_url: String,
-    /// Every Redis process to read counters from (a cluster's listed nodes).
+    /// Every Redis process to read counters from (a cluster's masters).
     redis_addrs: Vec<SocketAddr>,
     /// The Redis processes the tool started, if it did.
     redis: Option<RedisProcesses>,

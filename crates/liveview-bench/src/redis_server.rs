@@ -30,8 +30,8 @@ pub(crate) struct RedisProcesses {
 }
 
 impl RedisProcesses {
-    /// Kills every process (and waits for it), then removes the cluster's
-    /// files.
+    /// Kills every process and waits for it; the cluster's files go when
+    /// `self` is dropped, at the end of this call.
     pub(crate) async fn stop(mut self) {
         for child in &mut self.children {
             let _ = child.kill().await;

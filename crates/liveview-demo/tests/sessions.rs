@@ -129,6 +129,8 @@ async fn a_deploy_keeps_every_page_s_state() {
         .await
         .is_none()
     {
+        // Both answered: the next thing is the close (an answer to either,
+        // again, fails in `answer`).
         assert_eq!(answer(&mut busy, u64::MAX).await, Err(1012));
     }
     let before_close = answers.len();
